@@ -1,0 +1,182 @@
+"""The one place that reads the environment.
+
+Everything else receives a `Settings` object (or values taken from it) explicitly, so tests
+can build a complete code location for any warehouse without touching `os.environ`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from functools import cache
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+WAREHOUSES = ("duckdb", "postgres")
+
+
+@dataclass(frozen=True)
+class SimulatorSettings:
+    """Parameters of the demo company (see orchestration/sources/simulator)."""
+
+    seed: int = 42
+    n_customers: int = 2000
+    start_date: dt.date | None = None  # None: first day of the month 24 months before as_of
+    as_of: dt.date | None = None  # None: yesterday (UTC)
+    months: int = 24
+
+    def resolved_as_of(self, today: dt.date | None = None) -> dt.date:
+        today = today or dt.datetime.now(dt.UTC).date()
+        return self.as_of or today - dt.timedelta(days=1)
+
+    def resolved_start(self, today: dt.date | None = None) -> dt.date:
+        if self.start_date:
+            return self.start_date
+        as_of = self.resolved_as_of(today)
+        month_index = as_of.year * 12 + as_of.month - 1 - self.months
+        return dt.date(month_index // 12, month_index % 12 + 1, 1)
+
+
+@dataclass(frozen=True)
+class PostgresParams:
+    host: str = "127.0.0.1"
+    port: int = 5432
+    user: str = "postgres"
+    password: str = ""
+    dbname: str = "warehouse"
+
+    @classmethod
+    def from_url(cls, url: str) -> PostgresParams:
+        parsed = urlparse(url)
+        if parsed.scheme not in ("postgres", "postgresql", "postgresql+psycopg"):
+            raise ValueError(f"WAREHOUSE_URL must be a postgresql:// URL, got scheme {parsed.scheme!r}")
+        return cls(
+            host=parsed.hostname or "127.0.0.1",
+            port=parsed.port or 5432,
+            user=unquote(parsed.username or "postgres"),
+            password=unquote(parsed.password or ""),
+            dbname=(parsed.path or "/warehouse").lstrip("/") or "warehouse",
+        )
+
+    @property
+    def url(self) -> str:
+        auth = self.user + (f":{self.password}" if self.password else "")
+        return f"postgresql://{auth}@{self.host}:{self.port}/{self.dbname}"
+
+    @property
+    def conninfo(self) -> str:
+        """libpq key/value string (psycopg, ADBC)."""
+        parts = [f"host={self.host}", f"port={self.port}", f"user={self.user}", f"dbname={self.dbname}"]
+        if self.password:
+            parts.append(f"password={self.password}")
+        return " ".join(parts)
+
+    def with_dbname(self, dbname: str) -> PostgresParams:
+        return replace(self, dbname=dbname)
+
+
+@dataclass(frozen=True)
+class Settings:
+    warehouse: str = "duckdb"
+    data_dir: Path = PROJECT_ROOT / ".data"
+    duckdb_path: Path = PROJECT_ROOT / ".data" / "warehouse.duckdb"
+    postgres: PostgresParams = field(default_factory=PostgresParams)
+    reports_dir: Path = PROJECT_ROOT / "reports"
+    sources_config: Path = PROJECT_ROOT / "sources.yaml"
+    dbt_project_dir: Path = PROJECT_ROOT / "dbt_project"
+    simulator: SimulatorSettings = field(default_factory=SimulatorSettings)
+    reporting_currency: str = "USD"
+    delinquency_churn_days: int = 30
+    trial_conversion_days: int = 30
+    internal_email_domains: tuple[str, ...] = ("internal.example.com",)
+    mask_customer_names: bool = False
+
+    def __post_init__(self) -> None:
+        if self.warehouse not in WAREHOUSES:
+            raise ValueError(f"WAREHOUSE must be one of {WAREHOUSES}, got {self.warehouse!r}")
+
+    @property
+    def dbt_target(self) -> str:
+        """dbt target name; profiles.yml has one target per warehouse."""
+        return self.warehouse
+
+    @property
+    def source_dir(self) -> Path:
+        """Where the demo simulator writes its source-shaped databases."""
+        return self.data_dir / "sources"
+
+    @property
+    def truth_dir(self) -> Path:
+        """Simulator ground truth: read only by tests and benchmarks."""
+        return self.data_dir / "truth"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    def dbt_env(self) -> dict[str, str]:
+        """Environment variables that dbt_project/profiles.yml reads for the active target."""
+        pg = self.postgres
+        return {
+            "DBT_DUCKDB_PATH": str(self.duckdb_path),
+            "DBT_PG_HOST": pg.host,
+            "DBT_PG_PORT": str(pg.port),
+            "DBT_PG_USER": pg.user,
+            "DBT_PG_PASSWORD": pg.password,
+            "DBT_PG_DBNAME": pg.dbname,
+        }
+
+    def dbt_vars(self) -> dict[str, object]:
+        """Project-wide dbt vars (metric settings of METRICS.md)."""
+        return {
+            "reporting_currency": self.reporting_currency,
+            "delinquency_churn_days": self.delinquency_churn_days,
+            "trial_conversion_days": self.trial_conversion_days,
+            "internal_email_domains": list(self.internal_email_domains),
+        }
+
+
+def _date(value: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(value) if value else None
+
+
+def _bool(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Build settings from environment variables (documented in README.md)."""
+    env = os.environ if env is None else env
+    data_dir = Path(env.get("DATA_DIR", PROJECT_ROOT / ".data")).resolve()
+    warehouse = env.get("WAREHOUSE", "duckdb").strip().lower()
+    url = env.get("WAREHOUSE_URL", "")
+    postgres = PostgresParams.from_url(url) if warehouse == "postgres" and url else PostgresParams()
+    domains = tuple(d.strip().lower() for d in env.get("INTERNAL_EMAIL_DOMAINS", "internal.example.com").split(",") if d.strip())
+    return Settings(
+        warehouse=warehouse,
+        data_dir=data_dir,
+        duckdb_path=Path(env.get("DUCKDB_PATH", data_dir / "warehouse.duckdb")).resolve(),
+        postgres=postgres,
+        reports_dir=Path(env.get("REPORTS_DIR", PROJECT_ROOT / "reports")).resolve(),
+        sources_config=Path(env.get("SOURCES_CONFIG", PROJECT_ROOT / "sources.yaml")).resolve(),
+        simulator=SimulatorSettings(
+            seed=int(env.get("SIM_SEED", 42)),
+            n_customers=int(env.get("SIM_CUSTOMERS", 2000)),
+            start_date=_date(env.get("SIM_START")),
+            as_of=_date(env.get("SIM_AS_OF")),
+            months=int(env.get("SIM_MONTHS", 24)),
+        ),
+        reporting_currency=env.get("REPORTING_CURRENCY", "USD").upper(),
+        delinquency_churn_days=int(env.get("DELINQUENCY_CHURN_DAYS", 30)),
+        trial_conversion_days=int(env.get("TRIAL_CONVERSION_DAYS", 30)),
+        internal_email_domains=domains,
+        mask_customer_names=_bool(env.get("MASK_CUSTOMER_NAMES")),
+    )
+
+
+@cache
+def get_settings() -> Settings:
+    return load_settings()
