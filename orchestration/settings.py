@@ -93,6 +93,8 @@ class Settings:
     trial_conversion_days: int = 30
     internal_email_domains: tuple[str, ...] = ("internal.example.com",)
     mask_customer_names: bool = False
+    # Date the source data is complete up to; None: the simulator's as-of (demo sources).
+    as_of_date: dt.date | None = None
 
     def __post_init__(self) -> None:
         if self.warehouse not in WAREHOUSES:
@@ -129,9 +131,13 @@ class Settings:
             "DBT_PG_DBNAME": pg.dbname,
         }
 
+    def data_as_of(self) -> dt.date:
+        return self.as_of_date or self.simulator.resolved_as_of()
+
     def dbt_vars(self) -> dict[str, object]:
         """Project-wide dbt vars (metric settings of METRICS.md)."""
         return {
+            "as_of_date": self.data_as_of().isoformat(),
             "reporting_currency": self.reporting_currency,
             "delinquency_churn_days": self.delinquency_churn_days,
             "trial_conversion_days": self.trial_conversion_days,
@@ -174,6 +180,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         trial_conversion_days=int(env.get("TRIAL_CONVERSION_DAYS", 30)),
         internal_email_domains=domains,
         mask_customer_names=_bool(env.get("MASK_CUSTOMER_NAMES")),
+        as_of_date=_date(env.get("AS_OF_DATE")),
     )
 
 
