@@ -184,6 +184,15 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     )
 
 
+def read_secret(name: str, env: Mapping[str, str] | None = None) -> str:
+    """An API token or password from the environment variable `name` (named in sources.yaml, never stored there)."""
+    env = os.environ if env is None else env
+    value = env.get(name, "")
+    if not value:
+        raise KeyError(f"environment variable {name} (named in the sources config) is not set")
+    return value
+
+
 @cache
 def get_settings() -> Settings:
     return load_settings()

@@ -1,0 +1,190 @@
+"""Extraction throughput: our loader vs the engine's native bulk load, for usage-shaped rows.
+
+    .venv/bin/python bench/bench_extract.py [--rows 1000000] [--engines duckdb,postgres] [--dlt]
+
+For each engine, on the same Arrow rows (LiteLLM_SpendLogs shape, read from a source DuckDB file):
+(a) native bulk load into an empty table: DuckDB INSERT from the Arrow table; PostgreSQL COPY FROM
+    STDIN (ADBC ingest, binary COPY); (b) our extraction end to end into an empty raw table (read
+    source, validate, stage, merge, rejects, cursor); (c) a rerun (lookback window re-read, nothing
+    new); (d) one more day of rows. Prints rows/s and the ratio (b)/(a). Needs PostgreSQL at
+    BENCH_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/postgres) for the Postgres half.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import duckdb
+import psycopg
+import pyarrow as pa
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from orchestration.extract import extract_table  # noqa: E402
+from orchestration.extract.tables import sql_type  # noqa: E402
+from orchestration.resources.warehouse import WarehouseResource, qualified, quote  # noqa: E402
+from orchestration.sources.connectors import database_connector  # noqa: E402
+from orchestration.sources.schemas import MODEL_PRICES, table  # noqa: E402
+
+SPEND_LOGS = table("litellm.LiteLLM_SpendLogs")
+START = dt.datetime(2026, 9, 1)
+DAYS = 30
+
+
+def write_usage_source(path: Path, rows: int, first_row: int = 0, start: dt.datetime = START, days: int = DAYS) -> None:
+    """Usage-shaped rows generated in SQL (fast and deterministic), appended to "LiteLLM_SpendLogs"."""
+    models = list(MODEL_PRICES)
+    model_list = "[" + ", ".join(f"'{m}'" for m in models) + "]"
+    seconds = days * 86400
+    with duckdb.connect(str(path)) as con:
+        columns = ", ".join(f"{quote(c.name)} {sql_type(c.type, 'duckdb')}" for c in SPEND_LOGS.columns)
+        con.execute(f'CREATE TABLE IF NOT EXISTS "LiteLLM_SpendLogs" ({columns})')
+        con.execute(
+            f"""
+            INSERT INTO "LiteLLM_SpendLogs"
+            SELECT
+                'req-' || lpad(CAST(i AS VARCHAR), 10, '0') AS request_id,
+                CASE WHEN i % 10 = 0 THEN 'aembedding' ELSE 'acompletion' END,
+                md5(CAST(i % 5000 AS VARCHAR)),
+                (i % 997) * 1.0e-5,
+                (i % 3000) + (i % 700), i % 3000, i % 700,
+                TIMESTAMP '{start}' + to_microseconds(CAST((i - {first_row}) * {seconds} // {rows} AS BIGINT) * 1000000),
+                TIMESTAMP '{start}' + to_microseconds(CAST((i - {first_row}) * {seconds} // {rows} AS BIGINT) * 1000000
+                    + 800000 + (i % 5000) * 1000),
+                NULL,
+                800 + i % 5000,
+                {model_list}[1 + i % {len(models)}],
+                {model_list}[1 + i % {len(models)}],
+                'openai',
+                'user-' || CAST(i % 20000 AS VARCHAR),
+                'cust-' || CAST(i % 3000 AS VARCHAR),
+                '', '',
+                '{{"user_api_key_alias": null}}', '[]',
+                CASE WHEN i % 7 = 0 THEN 'True' ELSE 'False' END,
+                '',
+                CASE WHEN i % 50 = 0 THEN 'failure' ELSE 'success' END,
+                'sess-' || CAST(i // 20 AS VARCHAR)
+            FROM range({first_row}, {first_row + rows}) AS r(i)
+            """
+        )
+
+
+def timed(fn):
+    start = time.perf_counter()
+    value = fn()
+    return time.perf_counter() - start, value
+
+
+def native_load(warehouse: WarehouseResource, rows: pa.Table) -> float:
+    """Bulk load of the same Arrow rows into an empty table with the same columns."""
+    with warehouse.connect() as session:
+        session.execute("CREATE SCHEMA IF NOT EXISTS bench")
+        session.execute("DROP TABLE IF EXISTS bench.native_load")
+        columns = ", ".join(f"{quote(c.name)} {sql_type(c.type, session.engine)}" for c in SPEND_LOGS.columns)
+        session.execute(f"CREATE TABLE bench.native_load ({columns})")
+    with warehouse.connect() as session:
+        seconds, _ = timed(lambda: session.bulk_load("bench", "native_load", rows))
+    return seconds
+
+
+def postgres_csv_copy(url: str, rows: pa.Table) -> float:
+    """Text COPY FROM STDIN through psycopg, with the CSV written by Arrow (for comparison)."""
+    import pyarrow.csv as pacsv
+
+    with psycopg.connect(url) as conn:
+        conn.execute("DROP TABLE IF EXISTS bench.native_csv")
+        columns = ", ".join(f"{quote(c.name)} {sql_type(c.type, 'postgres')}" for c in SPEND_LOGS.columns)
+        conn.execute(f"CREATE TABLE bench.native_csv ({columns})")
+        conn.commit()
+        start = time.perf_counter()
+        sink = pa.BufferOutputStream()
+        pacsv.write_csv(rows, sink, pacsv.WriteOptions(include_header=False))
+        with conn.cursor().copy("COPY bench.native_csv FROM STDIN (FORMAT csv)") as copy:
+            copy.write(sink.getvalue().to_pybytes())
+        conn.commit()
+        return time.perf_counter() - start
+
+
+def extract(warehouse: WarehouseResource, source: Path):
+    connector = database_connector(source, "bench")
+    try:
+        return timed(lambda: extract_table(warehouse, connector, SPEND_LOGS))
+    finally:
+        connector.close()
+
+
+def bench_engine(engine: str, source: Path, workdir: Path, n_rows: int, pg_admin: str) -> None:
+    if engine == "duckdb":
+        warehouse = WarehouseResource(engine="duckdb", duckdb_path=str(workdir / "warehouse.duckdb"))
+    else:
+        dbname = f"bench_extract_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(pg_admin, autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {dbname}")
+        url = pg_admin.rsplit("/", 1)[0] + "/" + dbname
+        warehouse = WarehouseResource(engine="postgres", postgres_url=url)
+    try:
+        with duckdb.connect(str(source), read_only=True) as con:
+            rows = con.sql('SELECT * FROM "LiteLLM_SpendLogs"').to_arrow_table()
+        native = native_load(warehouse, rows)
+        print(
+            f"[{engine}] (a) native bulk load          {rows.num_rows:>9,} rows {native:6.2f}s {rows.num_rows / native:>11,.0f} rows/s"
+        )
+        if engine == "postgres":
+            csv = postgres_csv_copy(url, rows)
+            print(
+                f"[{engine}]     psycopg COPY csv          {rows.num_rows:>9,} rows {csv:6.2f}s {rows.num_rows / csv:>11,.0f} rows/s"
+            )
+        del rows
+        seconds, result = extract(warehouse, source)
+        print(
+            f"[{engine}] (b) extraction, empty raw     {result.rows_received:>9,} rows {seconds:6.2f}s "
+            f"{result.rows_received / seconds:>11,.0f} rows/s  ratio to native {native / seconds:.2f}"
+        )
+        assert result.rows_inserted == n_rows, result.metadata()
+        seconds, result = extract(warehouse, source)
+        print(
+            f"[{engine}] (c) rerun (lookback re-read)  {result.rows_received:>9,} rows {seconds:6.2f}s "
+            f"inserted {result.rows_inserted}, unchanged {result.rows_unchanged}"
+        )
+        day = max(1, n_rows // DAYS)
+        write_usage_source(source, day, first_row=n_rows, start=START + dt.timedelta(days=DAYS), days=1)
+        seconds, result = extract(warehouse, source)
+        print(
+            f"[{engine}] (d) one more day              {result.rows_received:>9,} rows {seconds:6.2f}s "
+            f"inserted {result.rows_inserted}, unchanged {result.rows_unchanged}"
+        )
+        with duckdb.connect(str(source)) as con:  # back to the original rows for the next engine
+            con.execute(f"DELETE FROM \"LiteLLM_SpendLogs\" WHERE request_id >= 'req-{n_rows:010d}'")
+        with warehouse.connect() as session:
+            total = session.query(f"SELECT count(*) FROM {qualified('raw', SPEND_LOGS.raw_name)}")[0][0]
+        assert total == n_rows + day, total
+    finally:
+        if engine == "postgres":
+            with psycopg.connect(pg_admin, autocommit=True) as conn:
+                conn.execute(f"DROP DATABASE IF EXISTS {dbname} WITH (FORCE)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--engines", default="duckdb,postgres")
+    args = parser.parse_args()
+    pg_admin = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    with tempfile.TemporaryDirectory(prefix="bench_extract_") as tmp:
+        workdir = Path(tmp)
+        source = workdir / "litellm.duckdb"
+        seconds, _ = timed(lambda: write_usage_source(source, args.rows))
+        print(f"source: {args.rows:,} usage rows written in {seconds:.1f}s")
+        for engine in args.engines.split(","):
+            bench_engine(engine, source, workdir, args.rows, pg_admin)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,100 @@
+{#- Helpers of the usage, engagement, cost and margin models. -#}
+
+{#- Exact (interpolated, continuous) percentile of a numeric expression within a GROUP BY: DuckDB quantile_cont,
+    PostgreSQL percentile_cont(...) within group. Never an average of percentiles. -#}
+{% macro exact_percentile(expression, fraction) -%}
+    {{ return(adapter.dispatch('exact_percentile')(expression, fraction)) }}
+{%- endmacro %}
+
+{% macro default__exact_percentile(expression, fraction) -%}
+    percentile_cont({{ fraction }}) within group (order by {{ expression }})
+{%- endmacro %}
+
+{% macro duckdb__exact_percentile(expression, fraction) -%}
+    quantile_cont({{ expression }}, {{ fraction }})
+{%- endmacro %}
+
+{#- Milliseconds from start to end timestamp (bigint). -#}
+{% macro milliseconds_between(start_expression, end_expression) -%}
+    {{ return(adapter.dispatch('milliseconds_between')(start_expression, end_expression)) }}
+{%- endmacro %}
+
+{% macro default__milliseconds_between(start_expression, end_expression) -%}
+    cast(round(extract(epoch from ({{ end_expression }} - {{ start_expression }})) * 1000) as bigint)
+{%- endmacro %}
+
+{% macro duckdb__milliseconds_between(start_expression, end_expression) -%}
+    date_diff('millisecond', {{ start_expression }}, {{ end_expression }})
+{%- endmacro %}
+
+{#- The day window [first day, day after the last day) a daily-partitioned usage run processes, or none.
+    Dagster passes vars partition_start/partition_end ([start, end), ISO timestamps); the window is widened to
+    whole UTC days (a partial day would replace a whole day under delete+insert) and reaches back
+    var('usage_lookback_days') extra days, so late-arriving rows of recent days are re-aggregated. Without the
+    vars, or when the model is built from scratch / with --full-refresh, there is no window: everything. -#}
+{% macro usage_partition_days() -%}
+    {%- set start = var('partition_start', '') -%}
+    {%- set end = var('partition_end', '') -%}
+    {%- if not (start and end and is_incremental()) -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set datetime = modules.datetime -%}
+    {%- set start_at = datetime.datetime.fromisoformat(start | string) -%}
+    {%- set end_at = datetime.datetime.fromisoformat(end | string) -%}
+    {%- set first_day = start_at.date() - datetime.timedelta(days=var('usage_lookback_days', 0) | int) -%}
+    {%- set end_day = end_at.date() -%}
+    {%- if end_at.time() != datetime.time(0, 0) -%}
+        {%- set end_day = end_day + datetime.timedelta(days=1) -%}
+    {%- endif -%}
+    {{ return([first_day.isoformat(), end_day.isoformat()]) }}
+{%- endmacro %}
+
+{#- Predicate restricting a daily-partitioned usage model to its run's days (see usage_partition_days); `true`
+    when the run processes everything. Works on a date or a timestamp column. -#}
+{% macro usage_partition_filter(column) -%}
+    {%- set days = usage_partition_days() -%}
+    {%- if days is none -%}
+        true
+    {%- else -%}
+        ({{ column }} >= cast('{{ days[0] }}' as timestamp) and {{ column }} < cast('{{ days[1] }}' as timestamp))
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Config shared by the daily-partitioned usage-event models: incremental, delete+insert on the day. -#}
+{% macro usage_partitioned_config() -%}
+    {{ config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='usage_date',
+        on_schema_change='append_new_columns',
+        tags=['daily_partitioned'],
+        indexes=([{'columns': ['usage_date']}] if target.type == 'postgres' else []),
+    ) }}
+{%- endmacro %}
+
+{#- Usage segment of a customer (user_segments), first matching rule wins:
+      dormant  no activity (login or request) in the 30 days up to the snapshot (or never active)
+      at_risk  last activity more than 14 days ago, or active days fell below half of the previous 30 days
+      power    at least 80% of the plan's token quota used in the month and active on >= 15 of the last 30 days
+      active   everything else -#}
+{% macro usage_segment(days_since_last_active, active_days_last_30d, active_days_prev_30d, quota_use_pct) -%}
+    case
+        when {{ days_since_last_active }} is null or {{ days_since_last_active }} >= 30 then 'dormant'
+        when {{ days_since_last_active }} > 14
+            or ({{ active_days_prev_30d }} > 0 and {{ active_days_last_30d }} * 2 < {{ active_days_prev_30d }})
+            then 'at_risk'
+        when {{ quota_use_pct }} >= 80 and {{ active_days_last_30d }} >= 15 then 'power'
+        else 'active'
+    end
+{%- endmacro %}
+
+{#- 100 * numerator / denominator as decimal(18, 2) (a percentage); NULL when the denominator is 0 or NULL.
+    The double ratio is cast to decimal before rounding (PostgreSQL has no round(double, n)). -#}
+{% macro percent_of(numerator, denominator) -%}
+    cast(round(cast(100 * {{ safe_ratio(numerator, denominator) }} as decimal(38, 10)), 2) as decimal(18, 2))
+{%- endmacro %}
+
+{#- numerator / denominator rounded to `scale` decimals, as decimal(18, scale); NULL when the denominator is 0. -#}
+{% macro decimal_ratio(numerator, denominator, scale=4) -%}
+    cast(round(cast({{ safe_ratio(numerator, denominator) }} as decimal(38, 10)), {{ scale }}) as decimal(18, {{ scale }}))
+{%- endmacro %}

@@ -1,0 +1,19 @@
+{{ usage_partitioned_config() }}
+{#- Day x service x provider base aggregates of external traffic (exact latency percentiles need the rows);
+    service_performance_daily adds the trailing baseline on top. -#}
+
+select
+    usage_date,
+    service,
+    provider,
+    count(*) as requests,
+    cast(sum(case when is_failed then 1 else 0 end) as bigint) as failed_requests,
+    cast(sum(total_tokens) as bigint) as total_tokens,
+    sum(cost_usd) as cost_usd,
+    cast({{ exact_percentile('latency_ms', 0.5) }} as decimal(18, 3)) as latency_p50_ms,
+    cast({{ exact_percentile('latency_ms', 0.95) }} as decimal(18, 3)) as latency_p95_ms,
+    cast({{ exact_percentile('latency_ms', 0.99) }} as decimal(18, 3)) as latency_p99_ms
+from {{ ref('int_usage__requests') }}
+where not is_internal
+    and {{ usage_partition_filter('usage_date') }}
+group by usage_date, service, provider

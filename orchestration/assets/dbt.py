@@ -1,0 +1,137 @@
+"""dbt models as Dagster assets: a translator (keys and groups by layer) and two @dbt_assets factories.
+
+- `dbt_models`: every model and seed except those tagged `daily_partitioned` (one unpartitioned run).
+- `dbt_daily_partitioned_models`: models tagged `daily_partitioned`, daily partitions, backfilled in a
+  single run; the partition window reaches dbt as vars partition_start/partition_end.
+
+Both run `dbt build` (dbt tests become asset checks), with the target fixed on the DbtCliResource and the
+profile's connection variables taken from Settings (see `dbt_environment`).
+"""
+
+import os
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+
+from orchestration.assets import raw
+from orchestration.dbt_args import DAILY_PARTITIONED_TAG, build_args, nodes_with_tag
+from orchestration.settings import Settings
+from orchestration.sources import schemas
+
+# Shared with the raw assets: every asset that writes to the warehouse takes this pool, so a DuckDB file
+# has one writer at a time (configure its limit on the instance, see dagster.yaml.example).
+WAREHOUSE_POOL = raw.WAREHOUSE_POOL
+
+
+def source_asset_key(source_name: str, table_name: str) -> dg.AssetKey:
+    """Key of the raw asset that loads dbt source `source_name.table_name`, e.g. ["raw", "lago_customers"]."""
+    return raw.raw_asset_key(schemas.table(f"{source_name}.{table_name}"))
+
+
+def _layer(dbt_resource_props: Mapping[str, Any]) -> str:
+    """The warehouse schema = layer of a model or seed: its custom schema, else the folder under models/."""
+    schema = (dbt_resource_props.get("config") or {}).get("schema")
+    if schema:
+        return schema
+    fqn = dbt_resource_props.get("fqn") or []
+    return fqn[1] if len(fqn) > 2 else "staging"
+
+
+class WarehouseDbtTranslator(DagsterDbtTranslator):
+    """Sources map to the raw assets' keys (one connected lineage); models are keyed and grouped by layer."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            return source_asset_key(dbt_resource_props["source_name"], dbt_resource_props["name"])
+        return dg.AssetKey([_layer(dbt_resource_props), dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props["resource_type"] == "source":
+            return raw.RAW_GROUP
+        return _layer(dbt_resource_props)
+
+
+@contextmanager
+def dbt_environment(env: Mapping[str, str]) -> Iterator[None]:
+    """Set the variables profiles.yml reads for the duration of a dbt invocation, then restore them.
+
+    DbtCliResource forwards os.environ to the dbt subprocess and has no env parameter; setting them only
+    around the call keeps Settings (not the process environment) the source of truth, so one process can
+    hold code locations for different warehouses (tests).
+    """
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _plain_dbt_assets(settings: Settings, manifest: Mapping[str, Any]) -> dg.AssetsDefinition:
+    @dbt_assets(
+        manifest=manifest,
+        exclude=f"tag:{DAILY_PARTITIONED_TAG}",
+        name="dbt_models",
+        dagster_dbt_translator=WarehouseDbtTranslator(),
+        pool=WAREHOUSE_POOL,
+    )
+    def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+        with dbt_environment(settings.dbt_env()):
+            yield from dbt.cli(build_args(settings.dbt_vars()), context=context).stream()
+
+    return dbt_models
+
+
+def daily_partitions(settings: Settings) -> dg.DailyPartitionsDefinition:
+    """Daily partitions of the usage models, from the first simulated/extracted day."""
+    return dg.DailyPartitionsDefinition(start_date=settings.simulator.resolved_start().isoformat(), timezone="UTC")
+
+
+def _daily_partitioned_dbt_assets(settings: Settings, manifest: Mapping[str, Any]) -> dg.AssetsDefinition:
+    @dbt_assets(
+        manifest=manifest,
+        select=f"tag:{DAILY_PARTITIONED_TAG}",
+        name="dbt_daily_partitioned_models",
+        dagster_dbt_translator=WarehouseDbtTranslator(),
+        partitions_def=daily_partitions(settings),
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        pool=WAREHOUSE_POOL,
+    )
+    def dbt_daily_partitioned_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+        window = context.partition_time_window  # a whole backfill range in a single run
+        args = build_args(settings.dbt_vars(), partition_window=(window.start, window.end))
+        with dbt_environment(settings.dbt_env()):
+            yield from dbt.cli(args, context=context).stream()
+
+    return dbt_daily_partitioned_models
+
+
+def build_dbt_assets(settings: Settings, manifest: Mapping[str, Any]) -> list[dg.AssetsDefinition]:
+    """Both dbt factories; the partitioned one only once a model carries the `daily_partitioned` tag."""
+    assets = [_plain_dbt_assets(settings, manifest)]
+    if nodes_with_tag(manifest, DAILY_PARTITIONED_TAG):
+        assets.append(_daily_partitioned_dbt_assets(settings, manifest))
+    return assets
+
+
+def dbt_executable() -> str:
+    """The dbt installed beside the running Python (same virtualenv), so PATH does not matter."""
+    beside = Path(sys.executable).with_name("dbt")
+    return os.fspath(beside) if beside.exists() else "dbt"
+
+
+def dbt_resource(settings: Settings) -> DbtCliResource:
+    """The dbt CLI resource with the target passed explicitly (profiles.yml lives in the dbt project)."""
+    project_dir = os.fspath(settings.dbt_project_dir)
+    return DbtCliResource(
+        project_dir=project_dir, profiles_dir=project_dir, target=settings.dbt_target, dbt_executable=dbt_executable()
+    )

@@ -1,0 +1,116 @@
+"""Latent engagement and what follows from it: usage volume, logins, errors experienced, churn hazard."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from .arrivals import WEEKDAY_FACTOR
+from .catalog import TIERS
+from .clock import Stream, rng
+from .world import ACTIVE_STATES, CHANNEL_HAZARD, PAYING, World
+
+ENGAGEMENT_PULL, ENGAGEMENT_VOL = 0.03, 0.07  # AR(1): mean reversion and daily volatility
+LOGINS_PER_USER_DAY = 0.45
+TIER_USAGE = 0.3 * np.array([0.5, 0.8, 1.4, 3.5])  # by tier (free, starter, pro, enterprise)
+HAZARD_INTERCEPT = -3.45
+DAYS_PER_MONTH = 30.44
+
+
+def step_engagement(world: World, day: int) -> None:
+    c = world.cust
+    g = rng(world.cfg.seed, day, Stream.BEHAVIOUR)
+    eng = c["eng"]
+    eng += ENGAGEMENT_PULL * (c["eng_mean"] - eng) + ENGAGEMENT_VOL * g.standard_normal(c.n)
+
+
+def customer_tier(world: World) -> np.ndarray:
+    """Tier of each customer's main subscription (0 = none/free)."""
+    main = world.slot["sub"][0::2]
+    plan = np.where(main >= 0, world.subscriptions["plan"][np.maximum(main, 0)], 0)
+    return np.where(main >= 0, world.catalog.tier[plan], 0)
+
+
+class UsageDay(NamedTuple):
+    customers: np.ndarray
+    requests: np.ndarray
+    user_first: np.ndarray  # offset into `users` of each busy customer's eligible users
+    user_count: np.ndarray
+    users: np.ndarray
+
+
+def simulate_activity(
+    world: World, day: int, incident_error_boost: float, cost_spike_customer: int | None = None
+) -> None:
+    """Requests per customer-day and logins per user-day (expanded into rows only when asked for)."""
+    c = world.cust
+    g = rng(world.cfg.seed, day + 500_000, Stream.BEHAVIOUR)
+    active = np.isin(c["state"], ACTIVE_STATES)
+    weekday = WEEKDAY_FACTOR[(world.cfg.start_date.weekday() + day) % 7]
+    tier = customer_tier(world)
+    users = world.users
+    enabled = users["enabled"] & ~users["deleted"]
+    n_users = np.bincount(users["cust"][enabled], minlength=c.n)
+    lam = (
+        world.cfg.usage_scale
+        * c["intensity"]
+        * np.exp(c["eng"])
+        * TIER_USAGE[tier]
+        * (0.6 + 0.4 * np.sqrt(n_users))
+        * weekday
+        * active
+    )
+    requests = g.poisson(lam)
+    if cost_spike_customer is not None and cost_spike_customer < c.n and requests[cost_spike_customer] > 0:
+        requests[cost_spike_customer] *= 15
+    busy = np.flatnonzero(requests)
+    # the users each busy customer's requests can come from, as of today (prefix-stable expansion)
+    eligible = np.flatnonzero(enabled)
+    eligible = eligible[np.argsort(users["cust"][eligible], kind="stable")]
+    first = np.searchsorted(users["cust"][eligible], busy, side="left")
+    last = np.searchsorted(users["cust"][eligible], busy, side="right")
+    world.usage_counts[day] = UsageDay(busy, requests[busy], first, last - first, eligible)
+    tokens = requests * c["tokens_per_request"]
+    c["tokens_ewma"][:] = np.where(active, 0.9 * c["tokens_ewma"] + 0.1 * tokens, c["tokens_ewma"])
+    world.slot["tokens"][0::2] += np.where(c["state"] == PAYING, tokens, 0.0)
+    error_rate = np.minimum(c["err_prone"] + incident_error_boost, 1.0)
+    c["err_ewma"][:] = np.where(requests > 0, 0.93 * c["err_ewma"] + 0.07 * error_rate, c["err_ewma"])
+    c["fail_ewma"][:] *= 0.98
+    # logins: users of live customers; churned customers' users rarely come back
+    owner = users["cust"]
+    live = enabled
+    rate = LOGINS_PER_USER_DAY * np.exp(c["eng"][owner]) * weekday * np.where(active[owner], 1.0, 0.02)
+    logins = g.poisson(rate * live)
+    errors = g.poisson((0.03 + 0.08 * logins) * live)
+    seen = np.flatnonzero(logins + errors)
+    world.login_counts[day] = (seen, logins[seen], errors[seen])
+
+
+def monthly_hazard(world: World, day: int) -> np.ndarray:
+    """True monthly probability of voluntary churn per customer, from (mostly observable) behaviour."""
+    c = world.cust
+    tier = customer_tier(world)
+    quota = np.array([1.0] + [float(world.catalog.quota[world.catalog.tier == t].max()) for t in range(1, len(TIERS))])
+    use_ratio = c["tokens_ewma"] * DAYS_PER_MONTH / quota[tier]
+    poor_fit = np.clip(-np.log10(use_ratio + 1e-3) - 1.0, 0.0, 2.0)  # paying for far more than used
+    tenure_months = np.where(c["paid_since_day"] >= 0, (day - c["paid_since_day"]) / DAYS_PER_MONTH, 0.0)
+    logit = (
+        HAZARD_INTERCEPT
+        - 1.1 * c["eng"]
+        + 25.0 * (c["err_ewma"] - 0.012)
+        + 0.8 * c["fail_ewma"]
+        + 0.5 * poor_fit
+        - 0.35 * np.log1p(tenure_months)
+        + CHANNEL_HAZARD[c["channel"]]
+        + 0.3 * c["noise"]
+    )
+    return 1.0 / (1.0 + np.exp(-logit))
+
+
+def trial_conversion_probability(world: World, cust: np.ndarray) -> np.ndarray:
+    c = world.cust
+    logit = (
+        -0.2 + 1.3 * c["eng"][cust] + 0.3 * np.log1p(c["tokens_ewma"][cust] / 1e4) - 20 * (c["err_ewma"][cust] - 0.012)
+    )
+    return 1.0 / (1.0 + np.exp(-logit))
