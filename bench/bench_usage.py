@@ -30,6 +30,7 @@ from psycopg import sql
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.synthetic_usage import SyntheticScale, append_spend_logs, load_synthetic_raw, spend_log_batches
+from orchestration.dbt_args import partition_vars
 from orchestration.resources.warehouse import WarehouseResource
 from orchestration.settings import PROJECT_ROOT, Settings, load_settings
 from tests.integration.simulated_warehouse import run_dbt
@@ -65,10 +66,10 @@ def bench_settings(engine: str) -> Settings:
     return settings
 
 
-def timed_dbt(settings: Settings, args: list[str]) -> tuple[float, float]:
+def timed_dbt(settings: Settings, args: list[str], extra_vars: dict[str, object] | None = None) -> tuple[float, float]:
     """(wall seconds, summed model execution seconds) of one dbt invocation; raises on failure."""
     started = time.perf_counter()
-    result = run_dbt(settings, args)
+    result = run_dbt(settings, args, extra_vars=extra_vars)
     wall = time.perf_counter() - started
     if result.returncode != 0:
         raise RuntimeError(f"dbt {' '.join(args)} failed:\n{result.stdout[-5000:]}")
@@ -77,13 +78,11 @@ def timed_dbt(settings: Settings, args: list[str]) -> tuple[float, float]:
     return wall, models
 
 
-def partition_args(settings: Settings, day: dt.date) -> list[str]:
-    window = {
-        **settings.dbt_vars(),
-        "partition_start": dt.datetime.combine(day, dt.time()).isoformat(),
-        "partition_end": dt.datetime.combine(day + dt.timedelta(days=1), dt.time()).isoformat(),
-    }
-    return ["--vars", json.dumps(window)]
+def partition_window(day: dt.date) -> dict[str, object]:
+    """The vars Dagster passes for the daily partition `day` (orchestration/dbt_args.py partition_vars)."""
+    return partition_vars(
+        dt.datetime.combine(day, dt.time()), dt.datetime.combine(day + dt.timedelta(days=1), dt.time())
+    )
 
 
 def main() -> int:
@@ -124,7 +123,7 @@ def main() -> int:
     for batch in spend_log_batches(scale, first_day=last_day, days=1):
         append_spend_logs(warehouse, batch)
     inc_wall, inc_models = timed_dbt(
-        settings, ["run", "--select", "tag:daily_partitioned", *partition_args(settings, last_day)]
+        settings, ["run", "--select", "tag:daily_partitioned"], extra_vars=partition_window(last_day)
     )
 
     print(f"[{args.engine}] {'step':<48} {'wall s':>8} {'models s':>9}")

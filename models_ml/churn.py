@@ -35,10 +35,12 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+from threadpoolctl import threadpool_limits
 
 from models_ml.evaluation import calibration_table, classification_metrics, lift_and_capture
 
 MODEL_NAME = "churn"
+MAX_CATEGORIES = 200  # a text column with more distinct values is treated as an identifier, not a feature
 RISK_BAND_SHARES = {"high": 0.10, "medium": 0.20}  # of the validation snapshot, riskiest first
 PREDICTION_COLUMNS = [
     "customer_external_id",
@@ -84,8 +86,8 @@ def infer_features(frame: pd.DataFrame, not_features: Sequence[str]) -> FeatureS
             distinct = series.nunique(dropna=True)
             if distinct == 0:
                 dropped[column] = "all values missing"
-            elif distinct > max(50, 0.5 * len(series)):
-                dropped[column] = f"identifier-like ({distinct} distinct values)"
+            elif distinct > MAX_CATEGORIES:
+                dropped[column] = f"identifier-like or too many levels ({distinct} distinct values)"
             else:
                 categorical.append(column)
     if not numeric and not categorical:
@@ -452,6 +454,7 @@ def fit(
     refit: bool = True,
     importance_rows: int = 20_000,
     random_state: int = 0,
+    n_threads: int | None = None,
 ) -> ChurnModel:
     """Fit a calibrated churn model on a customer-snapshot table.
 
@@ -459,7 +462,25 @@ def fit(
     time_column: snapshot period (date, timestamp, string or number that sorts in time) for the temporal split.
     exclude: columns that are not features (ids, names, leakage). weight_column (e.g. MRR) and oracle_column (the
     simulator's true hazard) are never features; they feed MRR-weighted capture and the oracle AUC.
+    n_threads: cap on native (OpenMP/BLAS) threads while fitting; 1 is fastest on an oversubscribed machine.
     """
+    with threadpool_limits(limits=n_threads):
+        return _fit(
+            frame, label, time_column, exclude, weight_column, oracle_column, refit, importance_rows, random_state
+        )
+
+
+def _fit(
+    frame: pd.DataFrame,
+    label: str,
+    time_column: str | None,
+    exclude: Sequence[str],
+    weight_column: str | None,
+    oracle_column: str | None,
+    refit: bool,
+    importance_rows: int,
+    random_state: int,
+) -> ChurnModel:
     if label not in frame.columns:
         raise ValueError(f"label column {label!r} not in frame")
     for column in (time_column, weight_column, oracle_column, *exclude):
@@ -471,9 +492,10 @@ def fit(
         notes.append(f"{len(frame) - len(labelled)} rows without a label ignored")
     if time_column is not None:
         labelled = labelled.sort_values(time_column, kind="stable")
-    y = labelled[label].astype(int).to_numpy()
-    if not set(np.unique(y)) <= {0, 1}:
-        raise ValueError(f"label column {label!r} must be 0/1")
+    y_values = pd.to_numeric(labelled[label].astype(object), errors="coerce").astype(float).to_numpy()
+    if np.isnan(y_values).any() or not set(np.unique(y_values)) <= {0.0, 1.0}:
+        raise ValueError(f"label column {label!r} must be 0/1 (or boolean)")
+    y = y_values.astype(int)
     not_features = [label, *(c for c in (time_column, weight_column, oracle_column) if c), *exclude]
     spec = infer_features(labelled, not_features)
     if spec.dropped:

@@ -11,12 +11,14 @@ from typing import Any
 
 import dagster as dg
 
-from orchestration.assets.dbt import build_dbt_assets, daily_partitions, dbt_resource
+from orchestration.assets.dbt import build_dbt_assets, dbt_resource
 from orchestration.assets.raw import build_raw_assets
+from orchestration.checks import apply_freshness_policies, asset_keys_of, build_freshness_policies, build_quality_checks
 from orchestration.dbt_args import DAILY_PARTITIONED_TAG, manifest_path, nodes_with_tag
 from orchestration.jobs import build_all_assets_job, build_daily_refresh_job, warehouse_executor
 from orchestration.resources.warehouse import WarehouseResource
 from orchestration.schedules import build_daily_refresh_schedule
+from orchestration.sensors import build_run_failure_sensor
 from orchestration.settings import Settings, get_settings
 
 
@@ -41,26 +43,28 @@ def python_assets(settings: Settings) -> list[dg.AssetsDefinition]:
     return []
 
 
-def asset_checks(settings: Settings) -> list[dg.AssetChecksDefinition]:
-    """Checks beyond dbt tests: GX suites, freshness (orchestration/checks/)."""
-    return []
+def asset_checks(settings: Settings, asset_keys: set[dg.AssetKey]) -> list[dg.AssetChecksDefinition]:
+    """Checks beyond dbt tests: GX suites of the assets present (orchestration/checks/)."""
+    return build_quality_checks(settings, asset_keys)
 
 
 def sensors(settings: Settings) -> list[dg.SensorDefinition]:
     """Sensors, e.g. the run-failure notification (orchestration/sensors.py)."""
-    return []
+    return [build_run_failure_sensor(settings)]
 
 
 def build_definitions(settings: Settings, manifest: dict[str, Any] | None = None) -> dg.Definitions:
     """The code location for `settings`; `manifest` defaults to the prepared one (tests may pass their own)."""
     manifest = load_manifest(settings) if manifest is None else manifest
-    partitions_def = daily_partitions(settings) if nodes_with_tag(manifest, DAILY_PARTITIONED_TAG) else None
-    daily_refresh_job = build_daily_refresh_job(partitions_def)
+    partitioned = bool(nodes_with_tag(manifest, DAILY_PARTITIONED_TAG))
+    daily_refresh_job = build_daily_refresh_job()
+    assets = [*build_raw_assets(settings), *build_dbt_assets(settings, manifest), *python_assets(settings)]
+    assets = apply_freshness_policies(assets, build_freshness_policies(manifest))  # dbt source freshness (checks/)
     return dg.Definitions(
-        assets=[*build_raw_assets(settings), *build_dbt_assets(settings, manifest), *python_assets(settings)],
-        asset_checks=asset_checks(settings),
-        jobs=[build_all_assets_job(partitions_def), daily_refresh_job],
-        schedules=[build_daily_refresh_schedule(daily_refresh_job, partitions_def)],
+        assets=assets,
+        asset_checks=asset_checks(settings, asset_keys_of(assets)),
+        jobs=[build_all_assets_job(), daily_refresh_job],
+        schedules=[build_daily_refresh_schedule(daily_refresh_job, partitioned=partitioned)],
         sensors=sensors(settings),
         resources={
             "warehouse": WarehouseResource.from_settings(settings),

@@ -6,8 +6,8 @@ import dagster as dg
 
 from orchestration.settings import Settings
 
-ALL_ASSETS_JOB = "all_assets_job"
-DAILY_REFRESH_JOB = "daily_refresh_job"
+ALL_ASSETS_JOB_NAME = "all_assets_job"
+DAILY_REFRESH_JOB_NAME = "daily_refresh_job"
 # What the daily refresh rebuilds: (demo sources ->) extract -> dbt build (+ checks) -> scoring. Training
 # and the weekly/monthly reports get their own jobs and schedules.
 DAILY_REFRESH_GROUPS = ("sources", "raw", "staging", "intermediate", "marts", "ml")
@@ -24,21 +24,36 @@ def warehouse_executor(settings: Settings) -> dg.ExecutorDefinition:
     return dg.multiprocess_executor
 
 
-def build_all_assets_job(partitions_def: dg.PartitionsDefinition | None) -> dg.UnresolvedAssetJobDefinition:
-    """Materialize everything (the README's main job). With daily-partitioned assets, launch it for a
-    partition or a partition range (a range backfills in a single run)."""
+def build_all_assets_job() -> dg.UnresolvedAssetJobDefinition:
+    """Materialize everything (the README's main job).
+
+    Once daily-partitioned models exist the job is partitioned: launch it for a day, or for a range of days
+    (one run, see `full_history_run_tags`).
+    """
     return dg.define_asset_job(
-        ALL_ASSETS_JOB,
+        ALL_ASSETS_JOB_NAME,
         selection=dg.AssetSelection.all(),
-        partitions_def=partitions_def,
         description="Materialize every asset: raw extracts, dbt models and tests, and everything downstream.",
     )
 
 
-def build_daily_refresh_job(partitions_def: dg.PartitionsDefinition | None) -> dg.UnresolvedAssetJobDefinition:
+def full_history_run_tags(settings: Settings, job: dg.JobDefinition) -> dict[str, str]:
+    """Run tags covering every day from the first partition to the data as-of date in a single run
+    (empty for an unpartitioned job). E.g. `job.execute_in_process(tags=full_history_run_tags(settings, job))`."""
+    partitions_def = job.partitions_def
+    if partitions_def is None:
+        return {}
+    keys = partitions_def.get_partition_keys()
+    if not keys:
+        raise ValueError(f"job {job.name} has no partitions yet (first day after today?)")
+    last = min(keys[-1], settings.data_as_of().isoformat())
+    return {"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": last}
+
+
+def build_daily_refresh_job() -> dg.UnresolvedAssetJobDefinition:
+    """Partitioned like the daily usage models (inferred from the assets): the schedule runs one day."""
     return dg.define_asset_job(
-        DAILY_REFRESH_JOB,
+        DAILY_REFRESH_JOB_NAME,
         selection=dg.AssetSelection.groups(*DAILY_REFRESH_GROUPS),
-        partitions_def=partitions_def,
         description="Daily refresh: extract -> dbt build (tests as checks) -> scoring.",
     )

@@ -8,11 +8,9 @@ DAILY_REFRESH_SCHEDULE = "daily_refresh"
 DAILY_REFRESH_HOUR_UTC = 2
 
 
-def build_daily_refresh_schedule(
-    job: dg.UnresolvedAssetJobDefinition, partitions_def: dg.PartitionsDefinition | None
-) -> dg.ScheduleDefinition:
-    """Every day at 02:00 UTC; with daily partitions each tick runs the day that just ended."""
-    if partitions_def is not None:
+def build_daily_refresh_schedule(job: dg.UnresolvedAssetJobDefinition, *, partitioned: bool) -> dg.ScheduleDefinition:
+    """Every day at 02:00 UTC; when the job has daily partitions, each tick runs the day that just ended."""
+    if partitioned:
         return dg.build_schedule_from_partitioned_job(
             job,
             name=DAILY_REFRESH_SCHEDULE,

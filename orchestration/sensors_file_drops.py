@@ -49,12 +49,12 @@ def build_file_drop_sensor(
     def file_drop_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
         pending = []
         for system, connector in file_drop_connectors(settings).items():
-            systems_tables = [t for t in ALL_TABLES if t.system == system]
-            pending.extend(f for f in connector.pending() if f.table is None or f.table in systems_tables)
+            pending.extend(f for f in connector.pending() if f.table is None or f.table.system == system)
         if not pending:
             return dg.SkipReason("no new files in the landing folders")
         digest = hashlib.sha256("\n".join(sorted(f"{f.path}:{f.sha256}" for f in pending)).encode()).hexdigest()
-        tables = sorted({f.table for f in pending if f.table is not None}, key=lambda t: t.raw_name)
+        by_name = {f.table.raw_name: f.table for f in pending if f.table is not None}
+        tables = [by_name[name] for name in sorted(by_name)]
         if not tables:  # nothing to load: set the misnamed files aside now, with their reason
             for connector in file_drop_connectors(settings).values():
                 for dropped in connector.pending():

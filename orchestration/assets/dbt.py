@@ -8,6 +8,8 @@ Both run `dbt build` (dbt tests become asset checks), with the target fixed on t
 profile's connection variables taken from Settings (see `dbt_environment`).
 """
 
+# No `from __future__ import annotations` here: Dagster reads the asset functions' `context` annotation at
+# definition time and rejects it as a string.
 import os
 import sys
 from collections.abc import Iterator, Mapping
@@ -107,7 +109,7 @@ def _daily_partitioned_dbt_assets(settings: Settings, manifest: Mapping[str, Any
         pool=WAREHOUSE_POOL,
     )
     def dbt_daily_partitioned_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
-        window = context.partition_time_window  # a whole backfill range in a single run
+        window = context.partition_time_window  # a day, or a whole backfill range in a single run
         args = build_args(settings.dbt_vars(), partition_window=(window.start, window.end))
         with dbt_environment(settings.dbt_env()):
             yield from dbt.cli(args, context=context).stream()

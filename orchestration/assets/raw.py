@@ -6,7 +6,6 @@ database connector a real deployment uses. All raw assets share the `warehouse_w
 writes to the (single-writer) DuckDB file are serialized.
 """
 
-
 import dagster as dg
 
 from orchestration.extract import ExtractResult, extract_table

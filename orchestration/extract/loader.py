@@ -166,8 +166,8 @@ def _load(
         finally:
             stage.conn.unregister(SOURCE_RELATION)
         staged = _Staged(stage, table)
-        result.rows_received, good = staged.counts()
-        losers, distinct_good = staged.resolve_duplicates(good)
+        result.rows_received, good, distinct_good = staged.counts()
+        losers = staged.resolve_duplicates(good, distinct_good)
         result.rows_rejected = result.rows_received - good + losers
         result.rows_loaded = good - losers
         result.duplicates_collapsed = good - losers - distinct_good
@@ -222,23 +222,23 @@ class _Staged:
         self.stage = stage
         self.table = table
 
-    def counts(self) -> tuple[int, int]:
-        received, good = self.stage.query(
-            f"SELECT count(*), count(*) FILTER (WHERE {REJECT_REASON} IS NULL) FROM {STAGE}"
+    def counts(self) -> tuple[int, int, int]:
+        """(rows received, good rows, distinct keys among good rows), in one scan of the stage."""
+        keys = ", ".join(quote(k) for k in self.table.primary_key)
+        key = keys if len(self.table.primary_key) == 1 else f"({keys})"
+        received, good, distinct = self.stage.query(
+            f"SELECT count(*), count(*) FILTER (WHERE {REJECT_REASON} IS NULL), "
+            f"count(DISTINCT {key}) FILTER (WHERE {REJECT_REASON} IS NULL) FROM {STAGE}"
         )[0]
-        return received, good
+        return received, good, distinct
 
     def _key_match(self, left: str, right: str) -> str:
         return " AND ".join(f"{left}.{quote(k)} = {right}.{quote(k)}" for k in self.table.primary_key)
 
-    def resolve_duplicates(self, good: int) -> tuple[int, int]:
-        """Reject conflicting versions of a key (keep the last by cursor order); returns (losers, distinct keys)."""
-        keys = ", ".join(quote(k) for k in self.table.primary_key)
-        distinct = self.stage.query(
-            f"SELECT count(*) FROM (SELECT DISTINCT {keys} FROM {STAGE} WHERE {REJECT_REASON} IS NULL) AS k"
-        )[0][0]
+    def resolve_duplicates(self, good: int, distinct: int) -> int:
+        """Reject conflicting versions of a key (keep the last by cursor order); returns how many lost."""
         if distinct == good:
-            return 0, distinct
+            return 0
         order = [*(quote(c) for c in self.table.cursor), RECORD_HASH]
         newer = " OR ".join(
             "(" + " AND ".join([*(f"w.{o} = s.{o}" for o in order[:i]), f"w.{order[i]} > s.{order[i]}"]) + ")"
@@ -260,7 +260,7 @@ class _Staged:
             f"AND loser.{RECORD_HASH} = s.{RECORD_HASH}"
         )
         losers = self.stage.query(f"SELECT count(*) FROM {STAGE} WHERE {REJECT_REASON} = '{CONFLICTING_DUPLICATE}'")
-        return losers[0][0], distinct
+        return losers[0][0]
 
     def _relations(self, has_duplicates: bool) -> dict[str, str]:
         cols = ", ".join(quote(c.name) for c in self.table.columns)
@@ -331,14 +331,19 @@ class _Merge:
         """Replace changed keys and insert new ones; returns (rows replaced, rows written)."""
         if self.direct_written is not None:
             return 0, self.direct_written
+        columns = self.insert_columns()
+        insert = (
+            f"INSERT INTO {self.target} ({', '.join(quote(c) for c in columns)}) SELECT {', '.join(columns.values())} "
+        )
+        if self.target_is_empty():  # first load: nothing to compare with
+            return 0, self.session.execute(f"{insert} FROM {GOOD} AS s")
         changed = self.session.execute(
             f"DELETE FROM {self.target} AS r WHERE EXISTS (SELECT 1 FROM {GOOD} AS s "
             f"WHERE {self._key_match('s', 'r')} AND s.{RECORD_HASH} <> r.{RECORD_HASH})"
         )
-        columns = self.insert_columns()
         written = self.session.execute(
-            f"INSERT INTO {self.target} ({', '.join(quote(c) for c in columns)}) SELECT {', '.join(columns.values())} "
-            f"FROM {GOOD} AS s WHERE NOT EXISTS (SELECT 1 FROM {self.target} AS r WHERE {self._key_match('r', 's')})"
+            f"{insert} FROM {GOOD} AS s "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {self.target} AS r WHERE {self._key_match('r', 's')})"
         )
         return changed, written
 

@@ -130,8 +130,8 @@ def table_cells(table: Table, currency: str) -> list[list[Cell]]:
             kind = column.kind_of(row)
             value = row[column.name]
             css = column_class(column)
-            if kind in NUMERIC_KINDS and not is_missing(value) and float(value) < 0:
-                css += " neg"
+            if kind in ("money", "money_precise") and not is_missing(value) and float(value) < 0:
+                css += " neg"  # losses in red; changes are not coloured (a cost drop is good news)
             cells.append(Cell(format_value(value, kind, currency), css))
         rows.append(cells)
     return rows

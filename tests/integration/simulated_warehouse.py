@@ -11,7 +11,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -54,8 +54,15 @@ def extract_simulated(settings: Settings, simulator: Simulator, as_of: dt.date, 
     load_into_raw(settings, changes)
 
 
-def run_dbt(settings: Settings, args: Sequence[str], *, target_path: Path | None = None) -> subprocess.CompletedProcess:
-    """Run the dbt CLI on the settings' target and vars; its own target dir keeps parallel runs apart."""
+def run_dbt(
+    settings: Settings,
+    args: Sequence[str],
+    *,
+    target_path: Path | None = None,
+    extra_vars: Mapping[str, object] | None = None,
+) -> subprocess.CompletedProcess:
+    """Run the dbt CLI on the settings' target and vars (plus `extra_vars`, e.g. a partition window); its own
+    target dir keeps parallel runs apart."""
     target_path = target_path or settings.data_dir / "dbt_target"
     command = [
         DBT_EXECUTABLE,
@@ -71,7 +78,7 @@ def run_dbt(settings: Settings, args: Sequence[str], *, target_path: Path | None
         "--log-path",
         str(target_path / "logs"),
         "--vars",
-        json.dumps(settings.dbt_vars(), sort_keys=True, default=str),
+        json.dumps({**settings.dbt_vars(), **(extra_vars or {})}, sort_keys=True, default=str),
     ]
     env = {**os.environ, **settings.dbt_env()}
     return subprocess.run(command, env=env, cwd=settings.dbt_project_dir, capture_output=True, text=True, check=False)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+import psycopg
 import pyarrow as pa
 import pytest
 import yaml
@@ -234,7 +235,7 @@ def test_usage_append_with_lookback_picks_up_late_rows(warehouse_and_source) -> 
     second = extract(warehouse, path, SPEND_LOGS)
     assert (second.rows_inserted, second.rows_updated) == (2, 0)
     assert second.rows_unchanged == 10
-    names = warehouse.query_arrow('SELECT * FROM raw.litellm_spendlogs LIMIT 0').schema.names
+    names = warehouse.query_arrow("SELECT * FROM raw.litellm_spendlogs LIMIT 0").schema.names
     assert names[:8] == list(SPEND_LOGS.column_names[:8]) and "startTime" in names
     assert names[-3:] == ["_loaded_at", "_source", "_record_hash"]
     assert warehouse.query("SELECT count(*) FROM raw.litellm_spendlogs")[0][0] == 12
@@ -248,12 +249,12 @@ def test_snapshot_records_deletes_and_restores(warehouse_and_source) -> None:
     write_source(path, USERS, [user(0), user(1), user(3, enabled=False)])
     second = extract(warehouse, path, USERS, now=T0)
     assert (second.rows_deleted, second.rows_updated, second.rows_unchanged) == (1, 1, 2)
-    deleted = dict(warehouse.query('SELECT id, _deleted_at FROM raw.keycloak_user_entity'))
+    deleted = dict(warehouse.query("SELECT id, _deleted_at FROM raw.keycloak_user_entity"))
     assert deleted["user-0002"] == T0 and deleted["user-0001"] is None
     write_source(path, USERS, [user(i) for i in range(3)] + [user(3, enabled=False)])
     third = extract(warehouse, path, USERS)
     assert (third.rows_restored, third.rows_deleted, third.rows_inserted) == (1, 0, 0)
-    assert all(d is None for _, d in warehouse.query('SELECT id, _deleted_at FROM raw.keycloak_user_entity'))
+    assert all(d is None for _, d in warehouse.query("SELECT id, _deleted_at FROM raw.keycloak_user_entity"))
 
 
 # --- schema drift ------------------------------------------------------------------------------------
@@ -264,7 +265,7 @@ def test_missing_column_is_a_clear_error_and_new_columns_are_reported(warehouse_
     assert result.extra_columns == ["new_flag"] and result.rows_inserted == 1
     assert "new_flag" not in warehouse.query_arrow("SELECT * FROM raw.keycloak_user_entity").schema.names
     with duckdb.connect(str(path)) as con:
-        con.execute('ALTER TABLE user_entity RENAME COLUMN realm_id TO realm')
+        con.execute("ALTER TABLE user_entity RENAME COLUMN realm_id TO realm")
     with pytest.raises(SchemaDriftError, match=r"'keycloak'.*'user_entity'.*'realm_id' missing"):
         extract(warehouse, path, USERS)
 
@@ -308,3 +309,36 @@ def test_raw_assets_materialize_from_database_mode_sources(warehouse_and_source)
     [event] = rerun.get_asset_materialization_events()
     assert event.materialization.metadata["rows_inserted"].value == 0
     assert warehouse.query("SELECT _source, count(*) FROM raw.litellm_spendlogs GROUP BY 1") == [("database", 3)]
+
+
+# --- PostgreSQL source (a real deployment's LiteLLM database) ----------------------------------------
+def test_postgres_source_is_read_by_column_name(warehouse_and_source, postgres_databases) -> None:
+    warehouse, _, _ = warehouse_and_source
+    source = postgres_databases.create(f"litellm_src_{warehouse.engine}")
+    with psycopg.connect(source.conninfo, autocommit=True) as conn:
+        # Prisma's shape: quoted camelCase identifiers, jsonb metadata, timestamp(3); columns in another order.
+        conn.execute(
+            'CREATE TABLE "LiteLLM_SpendLogs" (request_id text PRIMARY KEY, "startTime" timestamp(3) NOT NULL, '
+            "call_type text, api_key text, spend double precision, total_tokens integer, prompt_tokens integer, "
+            'completion_tokens integer, "endTime" timestamp(3), "completionStartTime" timestamp(3), '
+            'request_duration_ms integer, model text, model_group text, custom_llm_provider text, "user" text, '
+            "end_user text, team_id text, organization_id text, metadata jsonb, request_tags jsonb, cache_hit text, "
+            "cache_key text, status text, session_id text, mcp_namespaced_tool_name text)"
+        )
+        conn.execute(
+            'INSERT INTO "LiteLLM_SpendLogs" (request_id, "startTime", call_type, spend, model, metadata, status) '
+            "VALUES ('r1', '2026-10-01 08:00:00.123', 'acompletion', 0.5, 'gpt-4o', '{\"a\": 1}', 'success'), "
+            "('r2', '2026-10-01 09:00:00', 'acompletion', 0.25, 'gpt-4o', NULL, 'nope')"
+        )
+    connector = database_connector(source.url, "database")
+    try:
+        result = extract_table(warehouse, connector, SPEND_LOGS)
+    finally:
+        connector.close()
+    assert (result.rows_received, result.rows_inserted, result.rows_rejected) == (2, 1, 1)
+    assert result.extra_columns == ["mcp_namespaced_tool_name"]
+    # Rejected rows were recorded, so the cursor moves past them too.
+    assert result.cursor_after == {"startTime": dt.datetime(2026, 10, 1, 9), "request_id": "r2"}
+    assert warehouse.query('SELECT request_id, metadata, "startTime" FROM raw.litellm_spendlogs') == [
+        ("r1", '{"a": 1}', dt.datetime(2026, 10, 1, 8, 0, 0, 123000))
+    ]

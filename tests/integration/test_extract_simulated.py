@@ -19,7 +19,9 @@ pytestmark = pytest.mark.slow
 
 def materialize_all(settings: Settings) -> dict[str, dict[str, object]]:
     """Materialize the demo sources and every raw asset; metadata per raw table."""
-    result = dg.materialize(build_raw_assets(settings), resources={"warehouse": WarehouseResource.from_settings(settings)})
+    result = dg.materialize(
+        build_raw_assets(settings), resources={"warehouse": WarehouseResource.from_settings(settings)}
+    )
     assert result.success
     out = {}
     for event in result.get_asset_materialization_events():
@@ -74,19 +76,23 @@ def test_demo_extraction_reconciles_reruns_and_advances(make_settings) -> None:
     assert usage["rows_updated"] == 0
     cursor_day = dt.datetime.fromisoformat(usage["cursor_after"]["startTime"]).date()
     assert cursor_day == next_day.data_as_of()
-    old_loaded_at = {r[0]: r[-1] for r in before["litellm_spendlogs"]}  # request_id -> _record_hash
-    after = {r[0]: r[-1] for r in raw_snapshot(warehouse)["litellm_spendlogs"]}
-    assert all(after[k] == h for k, h in old_loaded_at.items())
+    # Rows loaded before keep their _loaded_at (columns ..., _loaded_at, _source, _record_hash).
+    old = {r[0]: r[-3] for r in before["litellm_spendlogs"]}
+    after = {r[0]: r[-3] for r in raw_snapshot(warehouse)["litellm_spendlogs"]}
+    assert all(after[k] == loaded_at for k, loaded_at in old.items())
 
     # Contract breaks at the source land in raw._rejects; received = loaded + rejected still holds.
     with duckdb.connect(str(settings.source_dir / "litellm.duckdb")) as con:
         con.execute(
-            'INSERT INTO "LiteLLM_SpendLogs" SELECT * REPLACE (request_id || \'-bad\' AS request_id, \'weird\' AS status) '
+            'INSERT INTO "LiteLLM_SpendLogs" '
+            "SELECT * REPLACE (request_id || '-bad' AS request_id, 'weird' AS status) "
             'FROM "LiteLLM_SpendLogs" ORDER BY "startTime" DESC LIMIT 3'
         )
     spend = next(a for a in build_raw_assets(next_day) if a.key.path == ["raw", "litellm_spendlogs"])
     result = dg.materialize([spend], resources={"warehouse": warehouse})
     meta = {k: v.value for k, v in result.get_asset_materialization_events()[0].materialization.metadata.items()}
     assert meta["rows_rejected"] == 3 and meta["rows_received"] == meta["rows_loaded"] + 3
-    reasons = warehouse.query("SELECT DISTINCT reason FROM raw._rejects WHERE entity = 'LiteLLM_SpendLogs'")
-    assert reasons == [("field status: unknown enum code weird",)]
+    reasons = warehouse.query(
+        "SELECT DISTINCT field, reason FROM raw._rejects WHERE entity = 'LiteLLM_SpendLogs' AND record_key LIKE '%-bad'"
+    )
+    assert reasons == [("status", "field status: unknown enum code weird")]

@@ -10,9 +10,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import replace
 from decimal import Decimal
+from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from orchestration.resources.warehouse import WarehouseResource
 from orchestration.settings import Settings
@@ -58,6 +60,9 @@ MART_KEYS = {
     "dim_customers": "customer_id",
     "dim_plans": "plan_code",
 }
+MARTS_YAML = (
+    Path(__file__).resolve().parents[2] / "dbt_project" / "models" / "marts" / "revenue" / "_revenue__models.yml"
+)
 DAILY_JOB_SELECTION = [
     "build", "--select", "+path:models/marts/revenue", "path:tests/revenue", "--indirect-selection", "cautious"
 ]  # fmt: skip
@@ -212,3 +217,13 @@ def test_advancing_a_day_then_a_month_equals_a_full_rebuild(make_settings, built
 
     for mart in MART_KEYS:
         assert mart_rows(settings, mart) == mart_rows(built_warehouse, mart), f"{mart} differs from a full rebuild"
+
+
+def test_every_revenue_mart_column_is_documented(built_warehouse: Settings) -> None:
+    models = yaml.safe_load(MARTS_YAML.read_text())["models"]
+    documented = {m["name"]: {c["name"] for c in m["columns"] if c.get("description")} for m in models}
+    assert set(documented) == set(MART_KEYS)
+    with WarehouseResource.from_settings(built_warehouse).connect() as session:
+        for mart, columns in documented.items():
+            actual = set(session.columns("marts", mart))
+            assert actual == columns, f"{mart}: undocumented {actual - columns}, stale {columns - actual}"

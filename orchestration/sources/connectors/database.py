@@ -84,6 +84,7 @@ class PostgresConnector:
         self.label = label
         self.db_schema = db_schema
         self._conn: Any = adbc_pg.connect(url)
+        self._cursors: list[Any] = []  # a reader lives only as long as its cursor
 
     def _column_types(self, table: SourceTable) -> dict[str, str]:
         with self._conn.cursor() as cur:
@@ -115,6 +116,7 @@ class PostgresConnector:
             else:
                 exprs.append(quote(column.name))
         cur = self._conn.cursor()
+        self._cursors.append(cur)
         cast_to = None
         if lower_bound and types.get(lower_bound[0]) in ("text", "character varying"):
             cast_to = _PG_TYPES[str(table.column(lower_bound[0]).type)]
@@ -122,6 +124,8 @@ class PostgresConnector:
         return cur.fetch_record_batch()
 
     def close(self) -> None:
+        for cur in self._cursors:
+            cur.close()
         self._conn.close()
 
 

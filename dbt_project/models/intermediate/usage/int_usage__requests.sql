@@ -43,7 +43,8 @@ select
     coalesce(ranked.prompt_tokens, 0) as prompt_tokens,
     coalesce(ranked.completion_tokens, 0) as completion_tokens,
     coalesce(ranked.prompt_tokens, 0) + coalesce(ranked.completion_tokens, 0) as total_tokens,
-    coalesce(ranked.spend, 0) as cost_usd,
+    -- exact decimals: sums of doubles depend on the summation order, so reruns would differ in the last digits
+    cast(coalesce(ranked.spend, 0) as decimal(18, 10)) as cost_usd,
     coalesce(
         ranked.request_duration_ms, {{ milliseconds_between('ranked.started_at', 'ranked.ended_at') }}
     ) as latency_ms,

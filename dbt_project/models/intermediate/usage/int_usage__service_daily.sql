@@ -9,7 +9,7 @@ select
     count(*) as requests,
     cast(sum(case when is_failed then 1 else 0 end) as bigint) as failed_requests,
     cast(sum(total_tokens) as bigint) as total_tokens,
-    sum(cost_usd) as cost_usd,
+    cast(sum(cost_usd) as decimal(18, 10)) as cost_usd,
     cast({{ exact_percentile('latency_ms', 0.5) }} as decimal(18, 3)) as latency_p50_ms,
     cast({{ exact_percentile('latency_ms', 0.95) }} as decimal(18, 3)) as latency_p95_ms,
     cast({{ exact_percentile('latency_ms', 0.99) }} as decimal(18, 3)) as latency_p99_ms

@@ -36,7 +36,7 @@ billed as (
     select
         {{ month_start('issuing_date') }} as month,
         currency,
-        count(*) as invoices_issued,
+        cast(count(*) as bigint) as invoices_issued,
         sum(sub_total_excluding_taxes_amount) as billings,
         sum(taxes_amount) as taxes
     from invoices
@@ -48,8 +48,8 @@ collected as (
         {{ month_start('created_at') }} as month,
         coalesce(currency, invoice_currency) as currency,
         sum(case when payment_status = 'succeeded' then amount else 0 end) as collections,
-        sum(case when payment_status = 'succeeded' then 1 else 0 end) as successful_payments,
-        sum(case when payment_status = 'failed' then 1 else 0 end) as failed_payment_attempts
+        cast(sum(case when payment_status = 'succeeded' then 1 else 0 end) as bigint) as successful_payments,
+        cast(sum(case when payment_status = 'failed' then 1 else 0 end) as bigint) as failed_payment_attempts
     from payments
     group by 1, 2
 ),
@@ -69,7 +69,7 @@ recovered as (
     select
         {{ month_start('invoice_payments.paid_at') }} as month,
         invoices.currency,
-        count(*) as invoices_recovered,
+        cast(count(*) as bigint) as invoices_recovered,
         sum(invoices.total_amount) as recovered_amount
     from invoice_payments
     inner join invoices on invoice_payments.invoice_id = invoices.invoice_id
@@ -82,7 +82,7 @@ overdue as (
     select
         months.month_start as month,
         invoices.currency,
-        count(*) as invoices_overdue,
+        cast(count(*) as bigint) as invoices_overdue,
         sum(invoices.total_amount) as overdue_amount
     from invoices
     left join invoice_payments on invoices.invoice_id = invoice_payments.invoice_id

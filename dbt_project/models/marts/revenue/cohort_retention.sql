@@ -16,8 +16,8 @@ aggregated as (
         fct_mrr.cohort_month,
         fct_mrr.month,
         min(case when fct_mrr.is_closed_month then 1 else 0 end) = 1 as is_closed_month,
-        count(*) as cohort_size,
-        sum(case when fct_mrr.mrr > 0 then 1 else 0 end) as active_customers,
+        cast(count(*) as bigint) as cohort_size,
+        cast(sum(case when fct_mrr.mrr > 0 then 1 else 0 end) as bigint) as active_customers,
         sum(starting.starting_mrr) as cohort_starting_mrr,
         sum(fct_mrr.mrr) as cohort_mrr,
         sum(case when fct_mrr.mrr < starting.starting_mrr then fct_mrr.mrr else starting.starting_mrr end)

@@ -29,7 +29,7 @@ select
         round({{ revenue_divide('plans.amount * ' ~ periods_per_year('plans.billing_interval'), 12) }}, 2)
         as decimal(18, 2)
     ) as monthly_price,
-    token_quotas.included_token_quota,
+    cast(coalesce(token_quotas.included_token_quota, 0) as bigint) as included_token_quota,
     coalesce(plans.trial_period_days, 0) as trial_days,
     plans.amount = 0 as is_free,
     plans.deleted_at is not null as is_deleted

@@ -13,7 +13,7 @@ by_plan as (
         billing_interval,
         min(case when is_closed_month then 1 else 0 end) = 1 as is_closed_month,
         sum(mrr) as mrr,
-        count(*) as paying_customers
+        cast(count(*) as bigint) as paying_customers
     from paying
     group by month, tier, billing_interval
 )

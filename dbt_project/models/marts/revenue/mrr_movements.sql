@@ -17,13 +17,13 @@ monthly as (
         sum(case when movement_type = 'churn' then movement_amount else 0 end) as churned_mrr,
         sum(fx_adjustment) as fx_adjustment,
         sum(mrr) as ending_mrr,
-        sum(case when movement_type = 'new' then 1 else 0 end) as new_customers,
-        sum(case when movement_type = 'reactivation' then 1 else 0 end) as reactivated_customers,
-        sum(case when movement_type = 'expansion' then 1 else 0 end) as expansion_customers,
-        sum(case when movement_type = 'contraction' then 1 else 0 end) as contraction_customers,
-        sum(case when movement_type = 'churn' then 1 else 0 end) as churned_customers,
-        sum(case when previous_mrr > 0 then 1 else 0 end) as starting_paying_customers,
-        sum(case when is_paying then 1 else 0 end) as paying_customers
+        cast(sum(case when movement_type = 'new' then 1 else 0 end) as bigint) as new_customers,
+        cast(sum(case when movement_type = 'reactivation' then 1 else 0 end) as bigint) as reactivated_customers,
+        cast(sum(case when movement_type = 'expansion' then 1 else 0 end) as bigint) as expansion_customers,
+        cast(sum(case when movement_type = 'contraction' then 1 else 0 end) as bigint) as contraction_customers,
+        cast(sum(case when movement_type = 'churn' then 1 else 0 end) as bigint) as churned_customers,
+        cast(sum(case when previous_mrr > 0 then 1 else 0 end) as bigint) as starting_paying_customers,
+        cast(sum(case when is_paying then 1 else 0 end) as bigint) as paying_customers
     from fct_mrr
     group by month
 )

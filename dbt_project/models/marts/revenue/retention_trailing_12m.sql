@@ -25,9 +25,9 @@ aggregated as (
         month,
         base_month,
         min(case when is_closed_month then 1 else 0 end) = 1 as is_closed_month,
-        count(*) as base_customers,
+        cast(count(*) as bigint) as base_customers,
         sum(base_mrr) as base_mrr,
-        sum(case when current_mrr > 0 then 1 else 0 end) as retained_customers,
+        cast(sum(case when current_mrr > 0 then 1 else 0 end) as bigint) as retained_customers,
         sum(current_mrr) as retained_mrr,
         sum(case when current_mrr < base_mrr then current_mrr else base_mrr end) as retained_mrr_capped
     from base

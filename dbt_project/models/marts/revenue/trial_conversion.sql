@@ -35,9 +35,9 @@ by_channel as (
     select
         trial_month,
         signup_channel,
-        count(*) as trials_started,
-        sum(case when is_converted then 1 else 0 end) as trials_converted,
-        sum(case when is_pending then 1 else 0 end) as trials_pending,
+        cast(count(*) as bigint) as trials_started,
+        cast(sum(case when is_converted then 1 else 0 end) as bigint) as trials_converted,
+        cast(sum(case when is_pending then 1 else 0 end) as bigint) as trials_pending,
         percentile_cont(0.5) within group (order by days_to_convert) as median_days_to_convert
     from enriched
     group by trial_month, signup_channel
@@ -47,9 +47,9 @@ all_channels as (
     select
         trial_month,
         'all' as signup_channel,
-        count(*) as trials_started,
-        sum(case when is_converted then 1 else 0 end) as trials_converted,
-        sum(case when is_pending then 1 else 0 end) as trials_pending,
+        cast(count(*) as bigint) as trials_started,
+        cast(sum(case when is_converted then 1 else 0 end) as bigint) as trials_converted,
+        cast(sum(case when is_pending then 1 else 0 end) as bigint) as trials_pending,
         percentile_cont(0.5) within group (order by days_to_convert) as median_days_to_convert
     from enriched
     group by trial_month

@@ -30,7 +30,7 @@ aggregated as (
         cast(sum(prompt_tokens) as bigint) as prompt_tokens,
         cast(sum(completion_tokens) as bigint) as completion_tokens,
         cast(sum(total_tokens) as bigint) as total_tokens,
-        sum(cost_usd) as cost_usd,
+        cast(sum(cost_usd) as decimal(18, 10)) as cost_usd,
         cast(sum(case when is_cache_hit then 1 else 0 end) as bigint) as cache_hits,
         cast({{ exact_percentile('latency_ms', 0.5) }} as decimal(18, 3)) as latency_p50_ms,
         cast({{ exact_percentile('latency_ms', 0.95) }} as decimal(18, 3)) as latency_p95_ms,

@@ -1,0 +1,263 @@
+"""GX suites as asset checks, on each engine: the suites pass on the simulated company, failures name their columns
+and offending keys, a failed raw check blocks the downstream dbt models in the same run, and dbt source freshness
+becomes freshness policies on the raw assets."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pandas as pd
+import pytest
+
+from orchestration.checks import GX_CHECK_NAME, build_freshness_policies, build_quality_checks, gx_check_key
+from orchestration.checks.gx import (
+    EXPECTATIONS_DIR,
+    gx_context,
+    load_guarded_table,
+    load_guarded_tables,
+    validate_table,
+)
+from orchestration.definitions import build_definitions
+from orchestration.resources.warehouse import WarehouseResource
+from orchestration.settings import Settings
+from orchestration.sources import schemas
+from orchestration.sources.demo import write_demo_sources
+from orchestration.sources.simulator import SimulatorConfig
+
+RAW_SUITES = {f"raw.{t.raw_name}" for t in schemas.ALL_TABLES}
+MART_SUITES = {
+    "marts.fct_mrr",
+    "marts.mrr_movements",
+    "marts.kpi_monthly",
+    "marts.customer_margin_monthly",
+    "ml.churn_predictions",
+}
+
+
+@pytest.fixture(scope="module")
+def gx():
+    return gx_context()
+
+
+def _expectations(table, type_: str) -> list[dict]:
+    return [e for e in table.suite["expectations"] if e["type"] == type_]
+
+
+def test_one_suite_per_guarded_table_consistent_with_the_source_contract() -> None:
+    tables = {t.suite_name: t for t in load_guarded_tables()}
+    assert set(tables) == RAW_SUITES | MART_SUITES
+    for source in schemas.ALL_TABLES:
+        table = tables[f"raw.{source.raw_name}"]
+        assert table.blocking and table.asset_key == ("raw", source.raw_name)
+        assert all(e.get("severity", "critical") == "critical" for e in table.suite["expectations"])  # ERROR
+        in_set = {
+            e["kwargs"]["column"]: e["kwargs"]["value_set"]
+            for e in _expectations(table, "expect_column_values_to_be_in_set")
+        }
+        for column in source.columns:
+            if column.enum:  # enum codes: exactly the contract's known set
+                assert in_set[column.name] == list(column.enum), (source.key, column.name)
+        not_null = {e["kwargs"]["column"] for e in _expectations(table, "expect_column_values_to_not_be_null")}
+        assert set(source.primary_key) <= not_null
+    spend = tables["raw.litellm_spendlogs"]
+    assert spend.scope == "latest_load" and "max_plausible_spend" in spend.derived_columns
+    # The MRR identities are critical (ERROR, blocking); other mart expectations warn.
+    for name, column in (("marts.mrr_movements", "identity_gap"), ("marts.fct_mrr", "customer_identity_gap")):
+        identity = [e for e in tables[name].suite["expectations"] if e["kwargs"].get("column") == column]
+        assert identity and identity[0]["severity"] == "critical" and identity[0]["kwargs"]["max_value"] == 0.01
+    assert {e["severity"] for e in tables["marts.kpi_monthly"].suite["expectations"]} == {"warning"}
+
+
+def test_suites_pass_on_the_simulated_company(built_warehouse: Settings, gx) -> None:
+    warehouse = WarehouseResource.from_settings(built_warehouse)
+    for table in load_guarded_tables():
+        if table.layer == "ml":
+            continue  # no ML assets in this warehouse; covered by the failure test below
+        outcome = validate_table(table, warehouse, context=gx)
+        assert outcome.passed, outcome.metadata()
+        assert outcome.rows_validated > 0 and outcome.evaluated == table.expectation_count
+
+
+def test_failures_name_columns_severity_and_offending_keys(make_settings, gx) -> None:
+    settings = make_settings("gx_failures")
+    warehouse = WarehouseResource.from_settings(settings)
+    predictions = pd.DataFrame(
+        {
+            "customer_external_id": ["c1", "c2", "c2", "c3"],
+            "snapshot_month": pd.to_datetime(["2026-09-01"] * 4).date,
+            "churn_probability": [0.1, 1.2, 0.3, 0.4],
+            "risk_band": ["low", "high", "extreme", "low"],
+            "mrr": [10.0, 10.0, 10.0, 10.0],
+            "mrr_at_risk": [1.0, 12.0, 3.0, 4.0],
+        }
+    )
+    warehouse.write_table("ml", "churn_predictions", predictions)
+    movements = pd.DataFrame(
+        {
+            "month": pd.to_datetime(["2026-08-01", "2026-09-01"]).date,
+            "starting_mrr": [100.0, 110.0],
+            "new_mrr": [10.0, 5.0],
+            "reactivation_mrr": [0.0, 0.0],
+            "expansion_mrr": [0.0, 0.0],
+            "contraction_mrr": [0.0, 0.0],
+            "churned_mrr": [0.0, -5.0],
+            "fx_adjustment": [0.0, 0.0],
+            "ending_mrr": [110.0, 110.5],  # September breaks the identity by 0.50
+            "logo_churn_rate": [0.0, 0.01],
+            "paying_customers": [10, 10],
+        }
+    )
+    warehouse.write_table("marts", "mrr_movements", movements)
+    tables = {t.suite_name: t for t in load_guarded_tables()}
+
+    outcome = validate_table(tables["ml.churn_predictions"], warehouse, context=gx)
+    assert not outcome.passed and not outcome.critical  # WARN: mart/ml suites are warnings unless marked critical
+    failed = {(f.expectation, f.columns): f for f in outcome.failures}
+    probability = failed[("expect_column_values_to_be_between", ("churn_probability",))]
+    assert probability.unexpected_count == 1
+    assert [(k["customer_external_id"], k["snapshot_month"][:10]) for k in probability.sample_keys] == [
+        ("c2", "2026-09-01")
+    ]
+    assert ("expect_compound_columns_to_be_unique", ("customer_external_id", "snapshot_month")) in failed
+    assert failed[("expect_column_values_to_be_in_set", ("risk_band",))].unexpected_count == 1
+    meta = outcome.metadata()
+    assert {"churn_probability", "risk_band", "customer_external_id"} <= set(meta["failing_columns"])
+    assert meta["expectations_evaluated"] == tables["ml.churn_predictions"].expectation_count
+    assert meta["expectations_failed"] == len(outcome.failures) >= 3
+    json.dumps(meta)  # metadata is plain JSON
+
+    outcome = validate_table(tables["marts.mrr_movements"], warehouse, context=gx)
+    assert outcome.critical  # the identity is critical: ERROR, and the suite is blocking
+    [gap] = [f for f in outcome.failures if f.columns == ("identity_gap",)]
+    assert [k["month"][:10] for k in gap.sample_keys] == ["2026-09-01"]
+
+    missing = validate_table(tables["marts.kpi_monthly"], warehouse, context=gx)  # table absent
+    assert not missing.passed and missing.critical and "kpi_monthly" in missing.error
+
+
+def test_not_in_the_future_is_relative_to_the_check_run_time(make_settings, gx) -> None:
+    settings = make_settings("gx_future")
+    warehouse = WarehouseResource.from_settings(settings)
+    table = load_guarded_table(EXPECTATIONS_DIR / "raw.lago_billable_metrics.json")
+    created = dt.datetime(2026, 10, 1, 12)
+    frame = pd.DataFrame(
+        {
+            "id": ["m1"],
+            "code": ["tokens"],
+            "aggregation_type": [1],
+            "created_at": [created],
+            "updated_at": [created],
+            "deleted_at": pd.Series([pd.NaT], dtype="datetime64[us]"),
+        }
+    )
+    warehouse.write_table("raw", "lago_billable_metrics", frame)
+    assert validate_table(table, warehouse, now=created + dt.timedelta(hours=1), context=gx).passed
+    early = validate_table(table, warehouse, now=created - dt.timedelta(hours=1), context=gx)
+    assert {f.columns for f in early.failures} == {("created_at",), ("updated_at",)}
+    assert early.failures[0].sample_keys == [{"id": "m1"}]
+
+
+# --- blocking, in a real Dagster run -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo_company(make_settings, dbt_manifest_path: Path, tmp_path_factory) -> Settings:
+    """Own warehouse + demo sources + a private copy of the dbt project (its target/ is ours)."""
+    project = tmp_path_factory.mktemp("gx_blocking") / "dbt_project"
+    shutil.copytree(dbt_manifest_path.parent.parent, project, ignore=shutil.ignore_patterns("target", "logs"))
+    (project / "target").mkdir()
+    shutil.copy2(dbt_manifest_path, project / "target" / "manifest.json")
+    settings = replace(make_settings("gx_blocking"), dbt_project_dir=project)
+    settings = replace(settings, as_of_date=settings.simulator.resolved_as_of())
+    write_demo_sources(
+        SimulatorConfig.from_settings(settings.simulator, settings), settings.source_dir, settings.as_of_date
+    )
+    return settings
+
+
+def _run(defs: dg.Definitions, selection: list[dg.AssetKey], instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
+    job = defs.resolve_implicit_global_asset_job_def()
+    return job.execute_in_process(instance=instance, asset_selection=selection, raise_on_error=False)
+
+
+def _check_evaluations(result: dg.ExecuteInProcessResult) -> dict[dg.AssetKey, dg.AssetCheckEvaluation]:
+    return {e.asset_key: e for e in result.get_asset_check_evaluations() if e.check_name == GX_CHECK_NAME}
+
+
+def test_failed_raw_check_stops_downstream_dbt_models_in_the_same_run(demo_company: Settings) -> None:
+    settings = demo_company
+    defs = build_definitions(settings)
+    raw_keys = [dg.AssetKey(["raw", t.raw_name]) for t in schemas.ALL_TABLES]
+    invoices, staging = dg.AssetKey(["raw", "lago_invoices"]), dg.AssetKey(["staging", "stg_lago__invoices"])
+    staging_keys = [k for k in defs.resolve_asset_graph().get_all_asset_keys() if k.path[0] == "staging"]
+    assert gx_check_key(invoices) in defs.resolve_asset_graph().asset_check_keys
+    assert defs.resolve_asset_graph().get(invoices).freshness_policy is not None
+
+    with dg.instance_for_test() as instance:
+        # Clean sources: every raw check passes and the staging models build.
+        good = _run(defs, raw_keys + staging_keys, instance)
+        assert good.success
+        evaluations = _check_evaluations(good)
+        assert set(evaluations) == set(raw_keys) and all(e.passed for e in evaluations.values())
+        assert staging in {e.asset_key for e in good.get_asset_materialization_events()}
+
+        # A negative tax amount passes the extraction contract (types, required, enums) but not the GX suite.
+        source = settings.source_dir / "lago.duckdb"
+        with duckdb.connect(str(source)) as con:
+            bad_id = con.sql("SELECT id FROM invoices ORDER BY id LIMIT 1").fetchone()[0]
+            con.execute(
+                "UPDATE invoices SET taxes_amount_cents = -500, updated_at = (SELECT max(updated_at) FROM invoices) "
+                "+ INTERVAL 1 MINUTE WHERE id = ?",
+                [bad_id],
+            )
+        bad = _run(defs, [invoices, staging], instance)
+        assert not bad.success
+        evaluation = _check_evaluations(bad)[invoices]
+        assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR and evaluation.blocking
+        meta = evaluation.metadata
+        assert meta["failing_columns"].data == ["taxes_amount_cents"]
+        assert meta["expectations_failed"].value == 1
+        assert (
+            meta["expectations_evaluated"].value
+            == load_guarded_table(EXPECTATIONS_DIR / "raw.lago_invoices.json").expectation_count
+        )
+        assert meta["failures"].data[0]["sample_keys"] == [{"id": bad_id}]
+        # The raw table was loaded (the row is there, for inspection) but nothing downstream ran.
+        materialized = {e.asset_key for e in bad.get_asset_materialization_events()}
+        assert invoices in materialized and staging not in materialized
+        skipped = [e for e in bad.all_events if e.event_type == dg.DagsterEventType.STEP_SKIPPED]
+        assert [e.step_key for e in skipped] == ["dbt_models"]
+
+
+def test_freshness_policies_follow_dbt_source_freshness(dbt_manifest_path: Path) -> None:
+    manifest = json.loads(dbt_manifest_path.read_text())
+    policies = build_freshness_policies(manifest)
+    expected = {}
+    for source in manifest["sources"].values():
+        error_after = (source.get("freshness") or {}).get("error_after") or {}
+        if error_after.get("count"):
+            expected[dg.AssetKey(["raw", source["identifier"]])] = source["freshness"]
+    assert set(policies) == set(expected) and expected
+    customers = policies[dg.AssetKey(["raw", "lago_customers"])]
+    assert isinstance(customers, dg.TimeWindowFreshnessPolicy)
+    assert customers.fail_window.to_timedelta() == dt.timedelta(hours=50)
+    assert customers.warn_window.to_timedelta() == dt.timedelta(hours=26)
+    assert dg.AssetKey(["raw", "lago_plans"]) not in policies  # reference data: freshness null in dbt
+
+
+def test_checks_are_left_out_for_assets_the_location_does_not_have() -> None:
+    checks = build_quality_checks(
+        Settings(), {dg.AssetKey(["raw", "lago_customers"]), dg.AssetKey(["marts", "fct_mrr"])}
+    )
+    keys = {key for c in checks for key in c.check_keys}
+    assert keys == {
+        gx_check_key(dg.AssetKey(["raw", "lago_customers"])),
+        gx_check_key(dg.AssetKey(["marts", "fct_mrr"])),
+    }
+    assert [c.node_def.name for c in checks] == ["marts_gx_suites", "raw_gx_suites"]
