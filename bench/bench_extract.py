@@ -27,11 +27,11 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from orchestration.extract import extract_table  # noqa: E402
-from orchestration.extract.tables import sql_type  # noqa: E402
-from orchestration.resources.warehouse import WarehouseResource, qualified, quote  # noqa: E402
-from orchestration.sources.connectors import database_connector  # noqa: E402
-from orchestration.sources.schemas import MODEL_PRICES, table  # noqa: E402
+from orchestration.extract import extract_table
+from orchestration.extract.tables import sql_type
+from orchestration.resources.warehouse import WarehouseResource, qualified, quote
+from orchestration.sources.connectors import database_connector
+from orchestration.sources.schemas import MODEL_PRICES, table
 
 SPEND_LOGS = table("litellm.LiteLLM_SpendLogs")
 START = dt.datetime(2026, 9, 1)
@@ -43,6 +43,7 @@ def write_usage_source(path: Path, rows: int, first_row: int = 0, start: dt.date
     models = list(MODEL_PRICES)
     model_list = "[" + ", ".join(f"'{m}'" for m in models) + "]"
     seconds = days * 86400
+    offset_us = f"CAST((i - {first_row}) * {seconds} // {rows} AS BIGINT) * 1000000"
     with duckdb.connect(str(path)) as con:
         columns = ", ".join(f"{quote(c.name)} {sql_type(c.type, 'duckdb')}" for c in SPEND_LOGS.columns)
         con.execute(f'CREATE TABLE IF NOT EXISTS "LiteLLM_SpendLogs" ({columns})')
@@ -55,9 +56,8 @@ def write_usage_source(path: Path, rows: int, first_row: int = 0, start: dt.date
                 md5(CAST(i % 5000 AS VARCHAR)),
                 (i % 997) * 1.0e-5,
                 (i % 3000) + (i % 700), i % 3000, i % 700,
-                TIMESTAMP '{start}' + to_microseconds(CAST((i - {first_row}) * {seconds} // {rows} AS BIGINT) * 1000000),
-                TIMESTAMP '{start}' + to_microseconds(CAST((i - {first_row}) * {seconds} // {rows} AS BIGINT) * 1000000
-                    + 800000 + (i % 5000) * 1000),
+                TIMESTAMP '{start}' + to_microseconds({offset_us}),
+                TIMESTAMP '{start}' + to_microseconds({offset_us} + 800000 + (i % 5000) * 1000),
                 NULL,
                 800 + i % 5000,
                 {model_list}[1 + i % {len(models)}],
@@ -74,6 +74,10 @@ def write_usage_source(path: Path, rows: int, first_row: int = 0, start: dt.date
             FROM range({first_row}, {first_row + rows}) AS r(i)
             """
         )
+
+
+def report(engine: str, label: str, rows: int, seconds: float, extra: str = "") -> None:
+    print(f"[{engine}] {label:<30} {rows:>9,} rows {seconds:6.2f}s {rows / seconds:>11,.0f} rows/s {extra}")
 
 
 def timed(fn):
@@ -133,33 +137,27 @@ def bench_engine(engine: str, source: Path, workdir: Path, n_rows: int, pg_admin
         with duckdb.connect(str(source), read_only=True) as con:
             rows = con.sql('SELECT * FROM "LiteLLM_SpendLogs"').to_arrow_table()
         native = native_load(warehouse, rows)
-        print(
-            f"[{engine}] (a) native bulk load          {rows.num_rows:>9,} rows {native:6.2f}s {rows.num_rows / native:>11,.0f} rows/s"
-        )
+        report(engine, "(a) native bulk load", rows.num_rows, native)
         if engine == "postgres":
-            csv = postgres_csv_copy(url, rows)
-            print(
-                f"[{engine}]     psycopg COPY csv          {rows.num_rows:>9,} rows {csv:6.2f}s {rows.num_rows / csv:>11,.0f} rows/s"
-            )
+            report(engine, "    psycopg COPY csv", rows.num_rows, postgres_csv_copy(url, rows))
         del rows
         seconds, result = extract(warehouse, source)
-        print(
-            f"[{engine}] (b) extraction, empty raw     {result.rows_received:>9,} rows {seconds:6.2f}s "
-            f"{result.rows_received / seconds:>11,.0f} rows/s  ratio to native {native / seconds:.2f}"
+        report(
+            engine,
+            "(b) extraction, empty raw",
+            result.rows_received,
+            seconds,
+            f"ratio to native {native / seconds:.2f}",
         )
         assert result.rows_inserted == n_rows, result.metadata()
         seconds, result = extract(warehouse, source)
-        print(
-            f"[{engine}] (c) rerun (lookback re-read)  {result.rows_received:>9,} rows {seconds:6.2f}s "
-            f"inserted {result.rows_inserted}, unchanged {result.rows_unchanged}"
-        )
+        changes = f"inserted {result.rows_inserted}, unchanged {result.rows_unchanged}"
+        report(engine, "(c) rerun (lookback re-read)", result.rows_received, seconds, changes)
         day = max(1, n_rows // DAYS)
         write_usage_source(source, day, first_row=n_rows, start=START + dt.timedelta(days=DAYS), days=1)
         seconds, result = extract(warehouse, source)
-        print(
-            f"[{engine}] (d) one more day              {result.rows_received:>9,} rows {seconds:6.2f}s "
-            f"inserted {result.rows_inserted}, unchanged {result.rows_unchanged}"
-        )
+        changes = f"inserted {result.rows_inserted}, unchanged {result.rows_unchanged}"
+        report(engine, "(d) one more day", result.rows_received, seconds, changes)
         with duckdb.connect(str(source)) as con:  # back to the original rows for the next engine
             con.execute(f"DELETE FROM \"LiteLLM_SpendLogs\" WHERE request_id >= 'req-{n_rows:010d}'")
         with warehouse.connect() as session:

@@ -25,6 +25,7 @@ from psycopg import sql
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from orchestration.resources.warehouse import WarehouseResource
 from orchestration.settings import PostgresParams, Settings, SimulatorSettings
 from orchestration.sources.simulator import Simulator, SimulatorConfig
 from tests.integration.simulated_warehouse import load_into_raw, run_dbt
@@ -98,8 +99,12 @@ def main() -> None:
                 settings, ["build", "--select", *REVENUE, "path:tests/revenue", "--indirect-selection", "cautious"]
             )
             results[engine] = run_s
+            customer_months = WarehouseResource.from_settings(settings).query("select count(*) from marts.fct_mrr")[0][
+                0
+            ]
             print(
-                f"{engine}: load raw {load_s:.1f} s; revenue models dbt run {run_s:.1f} s;"
+                f"{engine}: load raw {load_s:.1f} s; fct_mrr {customer_months} customer-months;"
+                f" revenue models dbt run {run_s:.1f} s;"
                 f" dbt build (models + tests) {build_s:.1f} s"
             )
     if "duckdb" in results and "postgres" in results:

@@ -82,6 +82,8 @@ def infer_features(frame: pd.DataFrame, not_features: Sequence[str]) -> FeatureS
                 numeric.append(column)
         elif pd.api.types.is_datetime64_any_dtype(series) or pd.api.types.is_timedelta64_dtype(series):
             dropped[column] = "timestamp (derive a numeric age/recency feature instead)"
+        elif _is_numeric_text(series):  # e.g. Decimal values from a Postgres NUMERIC column
+            numeric.append(column)
         else:
             distinct = series.nunique(dropna=True)
             if distinct == 0:
@@ -95,12 +97,17 @@ def infer_features(frame: pd.DataFrame, not_features: Sequence[str]) -> FeatureS
     return FeatureSpec(tuple(numeric), tuple(categorical), dropped)
 
 
+def _is_numeric_text(series: pd.Series) -> bool:
+    values = series.dropna()
+    return len(values) > 0 and bool(pd.to_numeric(values.astype(object), errors="coerce").notna().all())
+
+
 def _numeric_frame(frame: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
     """Feature columns only; numeric/bool as float and categoricals as object with NaN for missing (pandas
     nullable dtypes, pd.NA and bools otherwise trip the imputers and encoders)."""
     out = frame[spec.columns].copy()
     for column in spec.numeric:
-        out[column] = pd.to_numeric(out[column], errors="coerce").astype(float)
+        out[column] = pd.to_numeric(out[column].astype(object), errors="coerce").astype(float)
     for column in spec.categorical:
         out[column] = out[column].astype(object).where(out[column].notna(), np.nan)
     return out
@@ -491,6 +498,9 @@ def _fit(
     if len(labelled) < len(frame):
         notes.append(f"{len(frame) - len(labelled)} rows without a label ignored")
     if time_column is not None:
+        missing_time = labelled[time_column].isna()
+        if missing_time.any():
+            raise ValueError(f"time column {time_column!r} is missing at row {labelled.index[missing_time][0]!r}")
         labelled = labelled.sort_values(time_column, kind="stable")
     y_values = pd.to_numeric(labelled[label].astype(object), errors="coerce").astype(float).to_numpy()
     if np.isnan(y_values).any() or not set(np.unique(y_values)) <= {0.0, 1.0}:

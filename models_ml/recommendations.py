@@ -29,10 +29,19 @@ RECOMMENDATION_COLUMNS = [
 DAYS_PER_MONTH = 30.0
 
 
-def _require(frame: pd.DataFrame, columns: Iterable[str], what: str) -> None:
+def _require(frame: pd.DataFrame, columns: Iterable[str], what: str, numeric: Iterable[str] = ()) -> pd.DataFrame:
+    """Check the columns exist; return a copy with the `numeric` ones as float (Decimal from NUMERIC columns)."""
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise ValueError(f"{what} frame lacks columns {missing}")
+    out = frame.copy()
+    for column in numeric:
+        converted = pd.to_numeric(out[column].astype(object), errors="coerce").astype(float)
+        bad = converted.isna() & out[column].notna()
+        if bad.any():
+            raise ValueError(f"{what} frame: column {column!r} is not numeric at row {out.index[bad][0]!r}")
+        out[column] = converted
+    return out
 
 
 def _priority(saving: float) -> str:
@@ -76,8 +85,9 @@ def cheaper_model_for_short_prompts(
     Saving = cost now - the same tokens at the cheaper model's list prices.
     """
     usage_columns = ["customer_external_id", "model", "requests", "prompt_tokens", "completion_tokens", "cost_usd"]
-    _require(usage, usage_columns, "usage")
-    _require(prices, ["model", "provider", "input_cost_per_token", "output_cost_per_token"], "prices")
+    usage = _require(usage, usage_columns, "usage", numeric=usage_columns[2:])
+    price_columns = ["model", "provider", "input_cost_per_token", "output_cost_per_token"]
+    prices = _require(prices, price_columns, "prices", numeric=price_columns[2:])
     price = prices.set_index("model")
     chat = prices[prices["output_cost_per_token"] > 0].copy()
     chat["blended"] = chat["input_cost_per_token"] + chat["output_cost_per_token"]
@@ -138,7 +148,7 @@ def enable_caching(
     hits are assumed to cost ~0). Per customer and model over keys seen >= min_repeats times with a low hit rate.
     """
     key_columns = ["customer_external_id", "model", "cache_key", "requests", "cache_hits", "cost_usd"]
-    _require(cache_keys, key_columns, "cache keys")
+    cache_keys = _require(cache_keys, key_columns, "cache keys", numeric=key_columns[3:])
     keys = cache_keys[cache_keys["requests"] >= min_repeats].copy()
     keys = keys[keys["cache_hits"] / keys["requests"] <= max_hit_rate]
     misses = keys["requests"] - keys["cache_hits"]
@@ -186,8 +196,10 @@ def plan_right_sizing(
     `months` months of the customer. Impact: MRR gained by the next tier up (revenue_opportunity) or MRR lost if
     the customer moves one tier down (revenue_at_risk).
     """
-    _require(quota_use, ["customer_external_id", "month", "plan_tier", "quota_use", "mrr"], "quota use")
-    _require(plans, ["plan_tier", "tier_rank", "monthly_price"], "plans")
+    quota_use = _require(
+        quota_use, ["customer_external_id", "month", "plan_tier", "quota_use", "mrr"], "quota use", ["quota_use", "mrr"]
+    )
+    plans = _require(plans, ["plan_tier", "tier_rank", "monthly_price"], "plans", ["tier_rank", "monthly_price"])
     ranked = plans.sort_values("tier_rank").reset_index(drop=True)
     position = {tier: i for i, tier in enumerate(ranked["plan_tier"])}
     rows = []
@@ -235,10 +247,11 @@ def error_hot_spots(
     cost_usd, and optionally failed_cost_usd (spend on failed calls); without it, failed calls are priced at the
     pair's average cost per request, since each failure is retried and paid again.
     """
-    _require(errors, ["customer_external_id", "scope", "requests", "failed_requests", "cost_usd"], "errors")
+    numeric = ["requests", "failed_requests", "cost_usd", *(["failed_cost_usd"] if "failed_cost_usd" in errors else [])]
+    errors = _require(errors, ["customer_external_id", "scope", *numeric], "errors", numeric)
     overall = errors["failed_requests"].sum() / max(errors["requests"].sum(), 1)
     threshold = max(rate_multiple * overall, min_error_rate)
-    frame = errors.copy()
+    frame = errors
     frame["error_rate"] = frame["failed_requests"] / frame["requests"].where(frame["requests"] > 0)
     if "failed_cost_usd" in frame.columns:
         frame["wasted"] = frame["failed_cost_usd"].fillna(0.0)
@@ -282,7 +295,12 @@ def off_peak_embeddings(
     hourly: customer_external_id, hour (0-23, UTC), requests, cost_usd — embedding traffic only, summed over the
     window. Saving = peak-hour embedding spend x discount.
     """
-    _require(hourly, ["customer_external_id", "hour", "requests", "cost_usd"], "hourly embedding traffic")
+    hourly = _require(
+        hourly,
+        ["customer_external_id", "hour", "requests", "cost_usd"],
+        "hourly embedding traffic",
+        ["requests", "cost_usd"],
+    )
     peak = set(peak_hours)
     frame = hourly.assign(is_peak=hourly["hour"].isin(peak))
     rows = []

@@ -11,7 +11,7 @@ import time
 import dagster as dg
 
 from orchestration.definitions import build_definitions
-from orchestration.jobs import ALL_ASSETS_JOB_NAME
+from orchestration.jobs import ALL_ASSETS_JOB_NAME, full_history_run_tags
 from orchestration.settings import get_settings
 
 
@@ -21,7 +21,9 @@ def main() -> int:
     job = defs.resolve_job_def(ALL_ASSETS_JOB_NAME)
     started = time.monotonic()
     with dg.DagsterInstance.get() as instance:
-        result = job.execute_in_process(instance=instance, raise_on_error=False)
+        result = job.execute_in_process(
+            instance=instance, tags=full_history_run_tags(settings, job), raise_on_error=False
+        )
     elapsed = time.monotonic() - started
     failed = [event.step_key for event in result.all_events if event.is_step_failure]
     where = settings.duckdb_path if settings.warehouse == "duckdb" else settings.postgres.url

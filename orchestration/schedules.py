@@ -24,3 +24,31 @@ def build_daily_refresh_schedule(job: dg.UnresolvedAssetJobDefinition, *, partit
         execution_timezone="UTC",
         default_status=dg.DefaultScheduleStatus.STOPPED,
     )
+
+
+MONTHLY_REPORTS_SCHEDULE = "monthly_reports"
+WEEKLY_REPORTS_SCHEDULE = "weekly_reports"
+REPORTS_HOUR_UTC = 6
+
+
+def build_report_schedules(
+    monthly_job: dg.UnresolvedAssetJobDefinition, weekly_job: dg.UnresolvedAssetJobDefinition
+) -> list[dg.ScheduleDefinition]:
+    """Monthly review on the 1st at 06:00 UTC for the month that just closed; weekly reports on Mondays at
+    06:00 UTC for the ISO week that just ended (each tick runs the partition that ended before it)."""
+    return [
+        dg.build_schedule_from_partitioned_job(
+            monthly_job,
+            name=MONTHLY_REPORTS_SCHEDULE,
+            day_of_month=1,
+            hour_of_day=REPORTS_HOUR_UTC,
+            default_status=dg.DefaultScheduleStatus.STOPPED,
+        ),
+        dg.build_schedule_from_partitioned_job(
+            weekly_job,
+            name=WEEKLY_REPORTS_SCHEDULE,
+            day_of_week=1,
+            hour_of_day=REPORTS_HOUR_UTC,
+            default_status=dg.DefaultScheduleStatus.STOPPED,
+        ),
+    ]

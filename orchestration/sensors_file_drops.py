@@ -11,16 +11,13 @@ from collections.abc import Callable
 
 import dagster as dg
 
+from orchestration.assets.raw import raw_asset_key
 from orchestration.settings import Settings
 from orchestration.sources.config import load_sources_config
 from orchestration.sources.connectors.files import FileDropConnector
 from orchestration.sources.schemas import ALL_TABLES, SourceTable
 
 FILE_DROP_SENSOR_NAME = "file_drop_sensor"
-
-
-def raw_asset_key(table: SourceTable) -> dg.AssetKey:
-    return dg.AssetKey(["raw", table.raw_name])
 
 
 def file_drop_connectors(settings: Settings) -> dict[str, FileDropConnector]:

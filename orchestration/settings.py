@@ -86,6 +86,7 @@ class Settings:
     postgres: PostgresParams = field(default_factory=PostgresParams)
     reports_dir: Path = PROJECT_ROOT / "reports"
     sources_config: Path = PROJECT_ROOT / "sources.yaml"
+    reports_config: Path = PROJECT_ROOT / "reports.yaml"  # report delivery (reports.yaml.example); missing: folder only
     dbt_project_dir: Path = PROJECT_ROOT / "dbt_project"
     simulator: SimulatorSettings = field(default_factory=SimulatorSettings)
     reporting_currency: str = "USD"
@@ -93,6 +94,7 @@ class Settings:
     trial_conversion_days: int = 30
     internal_email_domains: tuple[str, ...] = ("internal.example.com",)
     mask_customer_names: bool = False
+    ltv_discount_rate: float = 0.10  # annual, for the projected LTV (METRICS.md)
     # Date the source data is complete up to; None: the simulator's as-of (demo sources).
     as_of_date: dt.date | None = None
 
@@ -168,6 +170,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         postgres=postgres,
         reports_dir=Path(env.get("REPORTS_DIR", PROJECT_ROOT / "reports")).resolve(),
         sources_config=Path(env.get("SOURCES_CONFIG", PROJECT_ROOT / "sources.yaml")).resolve(),
+        reports_config=Path(env.get("REPORTS_CONFIG", PROJECT_ROOT / "reports.yaml")).resolve(),
         simulator=SimulatorSettings(
             seed=int(env.get("SIM_SEED", 42)),
             n_customers=int(env.get("SIM_CUSTOMERS", 2000)),
@@ -180,6 +183,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         trial_conversion_days=int(env.get("TRIAL_CONVERSION_DAYS", 30)),
         internal_email_domains=domains,
         mask_customer_names=_bool(env.get("MASK_CUSTOMER_NAMES")),
+        ltv_discount_rate=float(env.get("LTV_DISCOUNT_RATE", 0.10)),
         as_of_date=_date(env.get("AS_OF_DATE")),
     )
 
@@ -191,6 +195,11 @@ def read_secret(name: str, env: Mapping[str, str] | None = None) -> str:
     if not value:
         raise KeyError(f"environment variable {name} (named in the sources config) is not set")
     return value
+
+
+def secrets_environ(env: Mapping[str, str] | None = None) -> Mapping[str, str]:
+    """The environment that config files' `*_env` keys (reports.yaml: SMTP password, webhook URL) are resolved in."""
+    return dict(os.environ if env is None else env)
 
 
 @cache

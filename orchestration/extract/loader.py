@@ -294,7 +294,13 @@ class _Staged:
         if merge.target_is_empty():
             select = ", ".join(f"{expr} AS {quote(col)}" for col, expr in merge.insert_columns().items())
             rows = self.stage.conn.sql(f"SELECT {select} FROM ({relations.pop(GOOD)}) AS s")
+            # Building the key index once after COPY beats maintaining it row by row (PostgreSQL docs,
+            # "Populating a Database"); the table is empty and locked by this transaction meanwhile.
+            constraint = quote(f"{self.table.raw_name}_pkey"[:63])
+            keys = ", ".join(quote(k) for k in self.table.primary_key)
+            session.execute(f"ALTER TABLE {merge.target} DROP CONSTRAINT {constraint}")
             merge.direct_written = session.bulk_load(RAW_SCHEMA, self.table.raw_name, rows.to_arrow_reader(batch_rows))
+            session.execute(f"ALTER TABLE {merge.target} ADD CONSTRAINT {constraint} PRIMARY KEY ({keys})")
             session.execute(f"CREATE TEMP TABLE {GOOD} AS SELECT * FROM {merge.target} WHERE false")
         for name, sql in relations.items():
             session.bulk_load(None, name, self.stage.conn.sql(sql).to_arrow_reader(batch_rows), create_temp=True)

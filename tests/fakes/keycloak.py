@@ -162,8 +162,9 @@ class FakeKeycloakApi(FakeApiServer):
         with self.lock:
             key = ("events", realm_id, self._version, len(self.events))
             if getattr(self, "_events_cache", (None,))[0] != key:
-                events = sorted((e for e in self.events if e["realm_id"] == realm_id),
-                                key=lambda e: (e["event_time"], e["id"]))
+                events = sorted(
+                    (e for e in self.events if e["realm_id"] == realm_id), key=lambda e: (e["event_time"], e["id"])
+                )
                 self._events_cache = (key, events, [e["event_time"] for e in events])
             return self._events_cache[1], self._events_cache[2]
 

@@ -139,6 +139,9 @@ def _handler_class(app: FakeApiServer) -> type[BaseHTTPRequestHandler]:
             form = parse_qs(self.rfile.read(length).decode()) if length else {}
             with app.lock:
                 app.requests += 1
+            if parts.path == "/_stats":  # counters for benchmarks running the server in another process
+                self._send(200, {"requests": app.requests, "connections": app.connections}, {})
+                return
             fault = app._take_fault(parts.path, params)
             extra_headers: dict[str, str] = {}
             if fault and fault.kind == "timeout":
@@ -161,6 +164,11 @@ def _handler_class(app: FakeApiServer) -> type[BaseHTTPRequestHandler]:
                 body = body[: len(body) // 2]
             with app.lock:
                 app.log.append((method, parts.path, params, status))
+            self._send(status, body, extra_headers)
+
+        def _send(self, status: int, body: bytes | object, extra_headers: dict[str, str]) -> None:
+            if not isinstance(body, bytes):
+                body = json.dumps(body, separators=(",", ":")).encode()
             try:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json; charset=utf-8")

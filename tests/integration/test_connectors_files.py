@@ -52,7 +52,9 @@ def test_csv_jsonl_and_parquet_drops_load_like_database_mode(make_settings, tmp_
     connector = FileDropConnector(landing)
     report = load_file_drops(via_files, connector)
     assert sorted(f.name for f, _ in report.loaded) == [
-        "2026-10.parquet", "keycloak_event_entity.jsonl", "lago_customers__export.csv"
+        "2026-10.parquet",
+        "keycloak_event_entity.jsonl",
+        "lago_customers__export.csv",
     ]
     assert not report.quarantined and all(r.rows_rejected == 0 for _, r in report.loaded)
 
@@ -65,8 +67,10 @@ def test_csv_jsonl_and_parquet_drops_load_like_database_mode(make_settings, tmp_
     lago.close()
     file_events = raw_rows(via_files, EVENTS, with_meta=True)
     assert file_events == sorted(
-        [{**r, "_record_hash": h["_record_hash"]} for r, h in zip(events.sort_by("id").to_pylist(), file_events,
-                                                                   strict=True)],
+        [
+            {**r, "_record_hash": h["_record_hash"]}
+            for r, h in zip(events.sort_by("id").to_pylist(), file_events, strict=True)
+        ],
         key=lambda r: r["id"],
     )
 
@@ -110,7 +114,9 @@ def test_bad_files_are_quarantined_with_their_reason_and_bad_rows_rejected(make_
     report = load_file_drops(warehouse, connector)
     reasons = {f.name: reason for f, reason in report.quarantined}
     assert set(reasons) == {
-        "lago_customers__no_external_id.csv", "stripe_customers.csv", "lago_invoices.parquet",
+        "lago_customers__no_external_id.csv",
+        "stripe_customers.csv",
+        "lago_invoices.parquet",
         "keycloak_event_entity.jsonl",
     }
     assert "external_id" in reasons["lago_customers__no_external_id.csv"]

@@ -60,25 +60,45 @@ def t_sorted(table: pa.Table) -> pa.Table:
 
 
 def new_user(name: str, realm_id: str) -> dict:
-    return {"id": str(uuid.uuid4()), "username": name, "email": f"{name}@example.com", "email_verified": True,
-            "enabled": True, "first_name": None, "last_name": None, "created_timestamp": 1_760_000_000_000,
-            "realm_id": realm_id, "service_account_client_link": None}
+    return {
+        "id": str(uuid.uuid4()),
+        "username": name,
+        "email": f"{name}@example.com",
+        "email_verified": True,
+        "enabled": True,
+        "first_name": None,
+        "last_name": None,
+        "created_timestamp": 1_760_000_000_000,
+        "realm_id": realm_id,
+        "service_account_client_link": None,
+    }
 
 
 SCENARIOS: dict[str, Callable[[FakeKeycloakApi], list[Fault]]] = {
-    "429 with Retry-After": lambda s: [Fault("status", "/users", {"first": "100"}, times=2, status=429,
-                                             retry_after="2"),
-                                       Fault("status", "/events", {"first": "0"}, times=1, status=429,
-                                             retry_after="1")],
-    "intermittent 500s": lambda s: [Fault("status", "/users", {"first": "200"}, times=3, status=500),
-                                    Fault("status", "/events", {}, times=4, status=503)],
-    "timeout": lambda s: [Fault("timeout", "/users/count", {}, times=1, delay=1.0),
-                          Fault("timeout", "/events", {}, times=1, delay=1.0)],
-    "truncated JSON page": lambda s: [Fault("truncate", "/users", {"first": "100"}, times=1),
-                                      Fault("truncate", "/events", {}, times=2)],
+    "429 with Retry-After": lambda s: [
+        Fault("status", "/users", {"first": "100"}, times=2, status=429, retry_after="2"),
+        Fault("status", "/events", {"first": "0"}, times=1, status=429, retry_after="1"),
+    ],
+    "intermittent 500s": lambda s: [
+        Fault("status", "/users", {"first": "200"}, times=3, status=500),
+        Fault("status", "/events", {}, times=4, status=503),
+    ],
+    "timeout": lambda s: [
+        Fault("timeout", "/users/count", {}, times=1, delay=1.0),
+        Fault("timeout", "/events", {}, times=1, delay=1.0),
+    ],
+    "truncated JSON page": lambda s: [
+        Fault("truncate", "/users", {"first": "100"}, times=1),
+        Fault("truncate", "/events", {}, times=2),
+    ],
     "page changes between reads": lambda s: [
-        Fault("mutate", "/users", {"first": "100"}, times=1,
-              action=lambda: s.add_user(new_user("aaa-new-user", next(iter(s.realms.values())))))
+        Fault(
+            "mutate",
+            "/users",
+            {"first": "100"},
+            times=1,
+            action=lambda: s.add_user(new_user("aaa-new-user", next(iter(s.realms.values())))),
+        )
     ],
 }
 

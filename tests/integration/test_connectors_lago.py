@@ -44,16 +44,24 @@ def sorted_table(table: pa.Table) -> pa.Table:
 def new_invoice(server: FakeLagoApi) -> dict:
     """A fresh invoice issued after every other one: it lands on page 1 (newest first) and shifts the rest."""
     latest = max(server.rows["invoices"], key=lambda r: (r["issuing_date"], r["created_at"]))
-    return {**latest, "id": str(uuid.uuid4()), "number": "INV-NEW-1", "issuing_date": latest["issuing_date"]
-            + dt.timedelta(days=1), "created_at": latest["created_at"] + dt.timedelta(days=1),
-            "updated_at": latest["updated_at"] + dt.timedelta(days=1)}
+    return {
+        **latest,
+        "id": str(uuid.uuid4()),
+        "number": "INV-NEW-1",
+        "issuing_date": latest["issuing_date"] + dt.timedelta(days=1),
+        "created_at": latest["created_at"] + dt.timedelta(days=1),
+        "updated_at": latest["updated_at"] + dt.timedelta(days=1),
+    }
 
 
 SCENARIOS: dict[str, Callable[[FakeLagoApi], list[Fault]]] = {
-    "429 with Retry-After": lambda s: [Fault("status", "/invoices", {"page": "2"}, times=2, status=429,
-                                             retry_after="3")],
-    "intermittent 500s": lambda s: [Fault("status", "/invoices", {"page": "3"}, times=3, status=500),
-                                    Fault("status", "/customers", {"page": "1"}, times=1, status=503)],
+    "429 with Retry-After": lambda s: [
+        Fault("status", "/invoices", {"page": "2"}, times=2, status=429, retry_after="3")
+    ],
+    "intermittent 500s": lambda s: [
+        Fault("status", "/invoices", {"page": "3"}, times=3, status=500),
+        Fault("status", "/customers", {"page": "1"}, times=1, status=503),
+    ],
     "timeout": lambda s: [Fault("timeout", "/invoices", {"page": "4"}, times=1, delay=1.0)],
     "truncated JSON page": lambda s: [Fault("truncate", "/invoices", {"page": "5"}, times=1)],
     "page changes between reads": lambda s: [
@@ -93,7 +101,7 @@ def test_subscriptions_are_requested_with_every_status(lago_api: FakeLagoApi) ->
 
 
 def test_unavailable_entity_names_the_alternative(lago_api: FakeLagoApi) -> None:
-    with pytest.raises(LookupError, match="invoice_subscriptions.*database or files"):
+    with pytest.raises(LookupError, match=r"invoice_subscriptions.*database or files"):
         connector(lago_api).source_columns(TABLES_BY_KEY["lago.invoice_subscriptions"])
 
 

@@ -14,6 +14,7 @@ import dagster as dg
 import duckdb
 import pandas as pd
 import pytest
+from dagster._core.definitions.freshness import TimeWindowFreshnessPolicy
 
 from orchestration.checks import GX_CHECK_NAME, build_freshness_policies, build_quality_checks, gx_check_key
 from orchestration.checks.gx import (
@@ -166,19 +167,23 @@ def test_not_in_the_future_is_relative_to_the_check_run_time(make_settings, gx) 
 # --- blocking, in a real Dagster run -------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def demo_company(make_settings, dbt_manifest_path: Path, tmp_path_factory) -> Settings:
-    """Own warehouse + demo sources + a private copy of the dbt project (its target/ is ours)."""
-    project = tmp_path_factory.mktemp("gx_blocking") / "dbt_project"
+def with_demo_sources(settings: Settings, dbt_manifest_path: Path) -> Settings:
+    """`settings` with the demo company's source databases written and a private copy of the dbt project (with the
+    prepared manifest), so dbt's target/ and logs/ belong to this test alone."""
+    project = settings.data_dir / "dbt_project"
     shutil.copytree(dbt_manifest_path.parent.parent, project, ignore=shutil.ignore_patterns("target", "logs"))
     (project / "target").mkdir()
     shutil.copy2(dbt_manifest_path, project / "target" / "manifest.json")
-    settings = replace(make_settings("gx_blocking"), dbt_project_dir=project)
-    settings = replace(settings, as_of_date=settings.simulator.resolved_as_of())
+    settings = replace(settings, dbt_project_dir=project, as_of_date=settings.simulator.resolved_as_of())
     write_demo_sources(
         SimulatorConfig.from_settings(settings.simulator, settings), settings.source_dir, settings.as_of_date
     )
     return settings
+
+
+@pytest.fixture(scope="module")
+def demo_company(make_settings, dbt_manifest_path: Path) -> Settings:
+    return with_demo_sources(make_settings("gx_blocking"), dbt_manifest_path)
 
 
 def _run(defs: dg.Definitions, selection: list[dg.AssetKey], instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
@@ -210,7 +215,7 @@ def test_failed_raw_check_stops_downstream_dbt_models_in_the_same_run(demo_compa
         # A negative tax amount passes the extraction contract (types, required, enums) but not the GX suite.
         source = settings.source_dir / "lago.duckdb"
         with duckdb.connect(str(source)) as con:
-            bad_id = con.sql("SELECT id FROM invoices ORDER BY id LIMIT 1").fetchone()[0]
+            bad_id = con.execute("SELECT id FROM invoices ORDER BY id LIMIT 1").fetchone()[0]
             con.execute(
                 "UPDATE invoices SET taxes_amount_cents = -500, updated_at = (SELECT max(updated_at) FROM invoices) "
                 "+ INTERVAL 1 MINUTE WHERE id = ?",
@@ -231,8 +236,11 @@ def test_failed_raw_check_stops_downstream_dbt_models_in_the_same_run(demo_compa
         # The raw table was loaded (the row is there, for inspection) but nothing downstream ran.
         materialized = {e.asset_key for e in bad.get_asset_materialization_events()}
         assert invoices in materialized and staging not in materialized
-        skipped = [e for e in bad.all_events if e.event_type == dg.DagsterEventType.STEP_SKIPPED]
-        assert [e.step_key for e in skipped] == ["dbt_models"]
+        started = {e.step_key for e in bad.all_events if e.event_type == dg.DagsterEventType.STEP_START}
+        failed = {e.step_key for e in bad.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE}
+        assert "dbt_models" not in started and failed == {"raw_gx_suites"}
+        logs = [e.user_message for e in instance.all_logs(bad.run_id)]
+        assert any("Dependencies for step dbt_models failed: ['raw_gx_suites']" in m for m in logs)
 
 
 def test_freshness_policies_follow_dbt_source_freshness(dbt_manifest_path: Path) -> None:
@@ -245,7 +253,7 @@ def test_freshness_policies_follow_dbt_source_freshness(dbt_manifest_path: Path)
             expected[dg.AssetKey(["raw", source["identifier"]])] = source["freshness"]
     assert set(policies) == set(expected) and expected
     customers = policies[dg.AssetKey(["raw", "lago_customers"])]
-    assert isinstance(customers, dg.TimeWindowFreshnessPolicy)
+    assert isinstance(customers, TimeWindowFreshnessPolicy)
     assert customers.fail_window.to_timedelta() == dt.timedelta(hours=50)
     assert customers.warn_window.to_timedelta() == dt.timedelta(hours=26)
     assert dg.AssetKey(["raw", "lago_plans"]) not in policies  # reference data: freshness null in dbt

@@ -15,12 +15,21 @@ import datetime as dt
 from dataclasses import replace
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
+import yaml
 
 from orchestration.resources.warehouse import WarehouseResource
 from orchestration.settings import Settings
 from tests.conftest import SMALL_COMPANY
-from tests.integration.simulated_warehouse import dbt_node_statuses, extract_simulated, run_dbt, simulator_for
+from tests.integration.simulated_warehouse import (
+    dbt_node_statuses,
+    extract_simulated,
+    load_into_raw,
+    run_dbt,
+    simulator_for,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -50,9 +59,18 @@ PARTITIONED_MODELS = {
     "intermediate.int_usage__user_daily": "usage_date, user_id",
     "marts.fct_usage_daily": "usage_date, customer_id, service, provider, model",
 }
+YAML_FILES = (
+    "models/intermediate/usage/_int_usage__models.yml",
+    "models/marts/usage/_usage__models.yml",
+    "models/marts/engagement/_engagement__models.yml",
+    "models/marts/kpi/_kpi__models.yml",
+    "models/marts/features/_features__models.yml",
+)
 INTERNAL_DOMAINS = ("internal.example.com",)
 LEAKAGE_MONTH = dt.date(2026, 8, 1)  # cut at its last day; SMALL_COMPANY runs to 2026-10-15
 WEEK_DAYS = 7
+USAGE_SETTLE_DAYS = 2  # LiteLLM rows arrive up to ~40 h late (the extract's lookback is 2 days)
+SPEND_LOGS = "litellm.LiteLLM_SpendLogs"
 
 
 def query_df(settings: Settings, sql: str) -> pd.DataFrame:
@@ -96,6 +114,19 @@ def test_usage_models_build_and_pass_their_tests(built_warehouse: Settings) -> N
     assert not failed, failed
 
 
+def test_every_usage_model_column_is_documented(built_warehouse: Settings) -> None:
+    documented: dict[str, set[str]] = {}
+    for path in YAML_FILES:
+        for model in yaml.safe_load((built_warehouse.dbt_project_dir / path).read_text())["models"]:
+            documented[model["name"]] = {c["name"] for c in model.get("columns", []) if c.get("description")}
+    assert set(USAGE_MODELS) <= set(documented)
+    for model in USAGE_MODELS:
+        schema = "intermediate" if model.startswith("int_") else "marts"
+        columns = set(query_df(built_warehouse, f"select * from {schema}.{model} limit 0").columns)
+        undocumented, stale = columns - documented[model], documented[model] - columns
+        assert not undocumented and not stale, f"{model}: undocumented {undocumented}, stale {stale}"
+
+
 def test_usage_totals_equal_deduplicated_source_rows(built_warehouse: Settings) -> None:
     raw = query_df(
         built_warehouse,
@@ -126,7 +157,8 @@ def test_usage_totals_equal_deduplicated_source_rows(built_warehouse: Settings) 
     assert (merged["_merge"] == "both").all(), merged[merged["_merge"] != "both"].head()
     for column in ("requests", "failed", "tokens"):
         assert (merged[f"{column}_x"].astype(int) == merged[f"{column}_y"].astype(int)).all(), column
-    assert ((merged["cost_x"] - merged["cost_y"]).abs() <= 1e-9 * (1 + merged["cost_x"].abs())).all()
+    # the warehouse sums exact decimal(18, 10) costs; the source sums doubles
+    assert ((merged["cost_x"] - merged["cost_y"]).abs() <= 1e-8 + 1e-9 * merged["cost_x"].abs()).all()
 
 
 def test_dau_equals_recount_from_events(built_warehouse: Settings) -> None:
@@ -181,10 +213,18 @@ def test_every_paying_customer_month_has_one_margin_row_with_its_mrr(built_wareh
 @pytest.fixture(scope="module")
 def month_end_cut(make_settings) -> tuple[Settings, pd.DataFrame]:
     """A warehouse whose sources stop at the end of LEAKAGE_MONTH (dbt as-of: the next day, so the month is closed),
-    fully built; returns its settings and that month's feature snapshot, taken before anything else changes it."""
+    fully built; returns its settings and that month's feature snapshot, taken before anything else changes it.
+
+    Usage rows arrive at the source up to ~40 h after they start, so the cut's spend logs are those started by the
+    month end as known USAGE_SETTLE_DAYS later: the month's data complete, nothing stamped after it."""
     cut_day = dt.date(LEAKAGE_MONTH.year, LEAKAGE_MONTH.month + 1, 1) - dt.timedelta(days=1)
     settings = replace(make_settings("usage_month_end_cut"), as_of_date=cut_day + dt.timedelta(days=1))
-    extract_simulated(settings, simulator_for(settings), cut_day)
+    simulator = simulator_for(settings)
+    tables = simulator.source_tables(cut_day)
+    settled = simulator.source_tables(cut_day + dt.timedelta(days=USAGE_SETTLE_DAYS))[SPEND_LOGS]
+    month_end = pa.scalar(dt.datetime.combine(cut_day + dt.timedelta(days=1), dt.time()), settled["startTime"].type)
+    tables[SPEND_LOGS] = settled.filter(pc.less(settled["startTime"], month_end))
+    load_into_raw(settings, tables)
     result = run_dbt(settings, ["build", "--select", "+customer_features_monthly", "--exclude", "test_type:data"])
     assert result.returncode == 0, result.stdout[-5000:]
     return settings, feature_snapshot(settings, LEAKAGE_MONTH)

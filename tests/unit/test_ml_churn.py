@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
@@ -142,6 +143,7 @@ def test_generic_table_without_time_column_and_with_messy_types():
             "usage": pd.array(np.where(rng.random(n) < 0.1, np.nan, usage), dtype="Float64"),
             "segment": pd.Series(segment, dtype="category"),
             "is_annual": rng.random(n) < 0.3,
+            "mrr": [Decimal(f"{v:.2f}") for v in rng.gamma(2.0, 50.0, n)],  # NUMERIC from Postgres
             "signed_up_at": pd.Timestamp("2024-01-01"),
             "churned": (rng.random(n) < risk).astype(int),
         }
@@ -149,6 +151,7 @@ def test_generic_table_without_time_column_and_with_messy_types():
     model = churn.fit(frame, "churned", refit=False)
     assert any("row order" in note for note in model.notes)
     assert "account" in model.features.dropped and "signed_up_at" in model.features.dropped
+    assert {"usage", "mrr", "is_annual"} <= set(model.features.numeric) and model.features.categorical == ("segment",)
     assert model.evaluation["holdout"]["roc_auc"] > 0.75
     assert len(model.predict_proba(frame.drop(columns="churned"))) == n
 
@@ -159,5 +162,7 @@ def test_bad_input_is_named():
         churn.fit(frame, "label_missing", "t")
     with pytest.raises(ValueError, match="3 distinct periods"):
         churn.fit(frame, "y", "t")
+    with pytest.raises(ValueError, match="'t' is missing at row 2"):
+        churn.fit(frame.assign(t=[1, 2, None, 3]), "y", "t")
     with pytest.raises(ValueError, match="0/1"):
         churn.fit(frame.assign(y=[0, 2, 0, 1], t=[1, 2, 3, 3]), "y", "t")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import pandas as pd
 import pytest
@@ -52,6 +53,7 @@ def test_enable_caching_counts_avoidable_misses():
             "cost_usd": [20.0, 5.0, 1.0, 2.0],
         }
     )
+    keys["cost_usd"] = keys["cost_usd"].map(lambda v: Decimal(str(v)))  # NUMERIC columns arrive as Decimal
     out = rec.enable_caching(keys, window_days=30)
     assert len(out) == 1  # k2 and k4 already hit often; k3 is not repeated enough
     row = out.iloc[0]

@@ -156,7 +156,7 @@ class FileDropConnector:
     @staticmethod
     def _read_csv(path: Path, table: SourceTable) -> pa.Table:
         # Everything as text: the contract validation casts and names the field of any bad value.
-        with path.open(newline="", encoding="utf-8") as f:
+        with path.open(newline="", encoding="utf-8-sig") as f:  # spreadsheet exports often start with a BOM
             header = next(csv.reader(f), None)
         if not header:
             raise FileRejectedError("empty CSV file (no header)")

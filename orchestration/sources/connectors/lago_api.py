@@ -76,8 +76,9 @@ API_GAPS: dict[str, dict[str, str]] = {
     "payments": {"updated_at": _NO_UPDATED_AT},
 }
 UNAVAILABLE = {
-    "invoice_subscriptions": "Lago has no list endpoint for invoice_subscriptions (billing periods are only "
-    "embedded in single-invoice responses); configure lago database or files mode for it"
+    "invoice_subscriptions": "Lago has no list endpoint for invoice_subscriptions (billing periods are only embedded "
+    "in single-invoice responses); set `fallback_url:` (the Lago database) in the lago api section, or use database "
+    "or files mode"
 }
 
 
@@ -331,6 +332,10 @@ ENDPOINTS: dict[str, Endpoint] = {
 }
 
 
+def _subscription_link(record: Record) -> tuple[Row, str | None, str | None]:
+    return _subscription(record), record.get("plan_code"), record.get("previous_plan_code")
+
+
 class ApiShapeError(RuntimeError):
     """A 200 response that is not the documented list shape."""
 
@@ -387,18 +392,29 @@ class LagoApiConnector:
             since = lower_bound[1]
             since_date = since.date() if hasattr(since, "date") else since
             params.append((endpoint.window_param, (since_date - dt.timedelta(days=self.reread_days)).isoformat()))
-        records = self.list_records(endpoint.path, endpoint.collection, params)
-        rows = [row for record in records for row in endpoint.to_rows(record)]
-        if table.name == "subscriptions":
-            self._resolve_subscription_links(rows, records)
+        if table.name == "subscriptions":  # keep what the cross-record links need, not whole records
+            kept = self.list_records(endpoint.path, endpoint.collection, params, keep=_subscription_link)
+            self._resolve_subscription_links(kept)
+            rows = [row for row, _, _ in kept]
+        else:
+            rows = [
+                row
+                for rows in self.list_records(endpoint.path, endpoint.collection, params, keep=endpoint.to_rows)
+                for row in rows
+            ]
         unique = {row["id"]: row for row in rows}  # charges can repeat across plan versions
         return apimap.to_arrow(table, unique.values())
 
-    def list_records(self, path: str, collection: str, params: list[tuple[str, str]]) -> list[Record]:
-        """Every record of a paginated listing, read until one pass is self-consistent (bounded)."""
-        merged: dict[str, Record] = {}
+    def list_records(
+        self, path: str, collection: str, params: list[tuple[str, str]], keep: Callable[[Record], Any] = lambda r: r
+    ) -> list[Any]:
+        """`keep(record)` of every record of a paginated listing, read until one pass is self-consistent (bounded).
+
+        Records are reduced by `keep` as each page arrives, so a 100k-row listing never holds raw JSON.
+        """
+        merged: dict[str, Any] = {}
         for attempt in range(1, self.max_passes + 1):
-            records, totals = self._one_pass(path, collection, params)
+            records, totals = self._one_pass(path, collection, params, keep)
             merged.update(records)
             self.stats.passes += 1
             if len(totals) == 1 and len(records) == totals.pop():
@@ -413,8 +429,10 @@ class LagoApiConnector:
         self.stats.records += len(merged)
         return list(merged.values())
 
-    def _one_pass(self, path: str, collection: str, params: list[tuple[str, str]]) -> tuple[dict[str, Record], set]:
-        records: dict[str, Record] = {}
+    def _one_pass(
+        self, path: str, collection: str, params: list[tuple[str, str]], keep: Callable[[Record], Any]
+    ) -> tuple[dict[str, Any], set]:
+        records: dict[str, Any] = {}
         totals: set[int] = set()
         page: int | None = 1
         max_pages: int | None = None
@@ -424,7 +442,7 @@ class LagoApiConnector:
             items, meta = self._check_shape(doc, path, collection, page)
             totals.add(int(meta["total_count"]))
             for record in items:
-                records[record["lago_id"]] = record
+                records[record["lago_id"]] = keep(record)
             if max_pages is None:  # bound the loop: the listing may grow a little while we read
                 max_pages = int(meta.get("total_pages") or 1) * 2 + 10
             next_page = meta.get("next_page")
@@ -449,23 +467,22 @@ class LagoApiConnector:
                 raise ApiShapeError(f"lago {path} page {page}: a record without lago_id: {str(record)[:200]}")
         return doc[collection], meta
 
-    def _resolve_subscription_links(self, rows: list[Row], records: list[Record]) -> None:
+    def _resolve_subscription_links(self, kept: list[tuple[Row, str | None, str | None]]) -> None:
         """plan_id from plan_code (plans list); previous_subscription_id from (external_id, previous_plan_code)."""
         plans = {p["code"]: p["lago_id"] for p in self.list_records("plans", "plans", [])}
-        by_external: dict[str, list[tuple[Row, Record]]] = {}
-        for row, record in zip(rows, records, strict=True):
+        by_external: dict[str, list[tuple[Row, str | None, str | None]]] = {}
+        for row, plan_code, previous_code in kept:
             # a plan deleted since stays unresolved: the loader rejects the row (plan_id required)
-            row["plan_id"] = plans.get(record.get("plan_code"))
-            by_external.setdefault(row["external_id"], []).append((row, record))
+            row["plan_id"] = plans.get(plan_code)
+            by_external.setdefault(row["external_id"], []).append((row, plan_code, previous_code))
         for chain in by_external.values():
-            chain.sort(key=lambda pair: (pair[0]["created_at"] or dt.datetime.min, pair[0]["id"]))
-            for i, (row, record) in enumerate(chain):
-                previous_code = record.get("previous_plan_code")
+            chain.sort(key=lambda link: (link[0]["created_at"] or dt.datetime.min, link[0]["id"]))
+            for i, (row, _, previous_code) in enumerate(chain):
                 if not previous_code:
                     continue
                 # the latest earlier row of the same external_id that ran the previous plan
-                for earlier, earlier_record in reversed(chain[:i]):
-                    if earlier_record.get("plan_code") == previous_code:
+                for earlier, earlier_plan, _ in reversed(chain[:i]):
+                    if earlier_plan == previous_code:
                         row["previous_subscription_id"] = earlier["id"]
                         break
 

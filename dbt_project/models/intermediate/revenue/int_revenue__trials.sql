@@ -1,5 +1,6 @@
 {#- One row per trial: a subscription on a plan with trial_period_days > 0 that starts a subscription chain
-    (no previous_subscription_id: plan changes during a trial continue it rather than start a new one).
+    (no previous_subscription_id: plan changes during a trial continue it rather than start a new one) and whose
+    trial really ran (trial end after start).
     Trial start = started_at; trial end = coalesce(trial_ended_at, started_at + trial days).
     Conversion: the first instant >= trial start at which any subscription of the customer is paying (active, out of
     its trial, on a plan with a price > 0), i.e. greatest(started_at, trial end) of that subscription if it is still
@@ -14,7 +15,8 @@ with subscriptions as (
 trials as (
     select subscription_id, customer_external_id, plan_code, started_at as trial_started_at, trial_ends_at
     from subscriptions
-    where trial_period_days > 0 and previous_subscription_id is null
+    -- trial_ended_at = started_at means Lago skipped the trial (e.g. a returning customer): not a trial
+    where trial_period_days > 0 and previous_subscription_id is null and trial_ends_at > started_at
 ),
 
 paying_starts as (

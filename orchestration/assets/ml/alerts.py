@@ -1,0 +1,142 @@
+"""Metric-alert asset: daily metrics from the marts through the robust weekday-aware detector, monthly KPIs through
+the YAML threshold rules (models_ml/alert_rules.yaml) -> ml.metric_alerts. In demo mode, recall and precision
+against the simulator's injected incidents go into the asset metadata."""
+
+# No `from __future__ import annotations`: Dagster reads the asset functions' `context` annotation at definition time.
+import dagster as dg
+import pandas as pd
+
+from models_ml import anomalies
+from orchestration.assets.ml import truth
+from orchestration.assets.ml.common import ML_GROUP, POOL, markdown_table, mart_key, ml_key, stamped, utc_now, write
+from orchestration.resources.warehouse import WarehouseResource
+from orchestration.settings import Settings
+
+ALERTS_TABLE = "metric_alerts"
+# Each query returns (day, metric, scope, value): one daily series per (metric, scope).
+DAILY_METRIC_QUERIES = {
+    "requests per service": """
+        SELECT usage_date AS day, 'requests' AS metric, 'service:' || service AS scope, sum(requests) AS value
+        FROM marts.fct_usage_daily GROUP BY usage_date, service""",
+    "usage cost, total": """
+        SELECT usage_date AS day, 'usage_cost_usd' AS metric, 'all' AS scope, sum(cost_usd) AS value
+        FROM marts.fct_usage_daily GROUP BY usage_date""",
+    "usage cost per model": """
+        SELECT usage_date AS day, 'usage_cost_usd' AS metric, 'model:' || model AS scope, sum(cost_usd) AS value
+        FROM marts.fct_usage_daily GROUP BY usage_date, model""",
+    "error rate per service and provider": """
+        SELECT usage_date AS day, 'error_rate' AS metric, 'service:' || service || '/provider:' || provider AS scope,
+               error_rate AS value
+        FROM marts.service_performance_daily""",
+    "latency per model (request-weighted median latency)": """
+        SELECT usage_date AS day, 'latency_p50_ms' AS metric, 'model:' || model AS scope,
+               sum(latency_p50_ms * requests) / nullif(sum(requests), 0) AS value
+        FROM marts.fct_usage_daily GROUP BY usage_date, model""",
+    "signups": """
+        SELECT activity_date AS day, 'signups' AS metric, 'all' AS scope, new_users AS value
+        FROM marts.engagement_daily""",
+    "failed payments": """
+        SELECT CAST(p.created_at AS date) AS day, 'failed_payments' AS metric, 'all' AS scope, count(*) AS value
+        FROM staging.stg_lago__payments AS p
+        INNER JOIN staging.stg_lago__invoices AS i ON i.invoice_id = p.invoice_id
+        INNER JOIN marts.dim_customers AS c ON c.lago_customer_id = i.customer_id AND NOT c.is_internal
+        WHERE p.payment_status = 'failed'
+        GROUP BY CAST(p.created_at AS date)""",
+}
+# Monthly KPIs for the threshold rules: rule metric name -> (mart, column).
+KPI_COLUMNS = {
+    "logo_churn_rate": ("kpi_monthly", "logo_churn_rate"),
+    "nrr_12m": ("kpi_monthly", "nrr_trailing_12m"),
+    "grr_12m": ("kpi_monthly", "grr_trailing_12m"),
+    "quick_ratio": ("kpi_monthly", "quick_ratio"),
+    "gross_revenue_churn": ("mrr_movements", "gross_revenue_churn_rate"),
+}
+DEPS = [
+    mart_key(name)
+    for name in ("fct_usage_daily", "service_performance_daily", "engagement_daily", "dim_customers", "kpi_monthly")
+] + [
+    mart_key("mrr_movements"),
+    dg.AssetKey(["staging", "stg_lago__payments"]),
+    dg.AssetKey(["staging", "stg_lago__invoices"]),
+]
+
+
+def load_daily_metrics(warehouse: WarehouseResource) -> pd.DataFrame:
+    """Long frame day, metric, scope, value; days with no failed payments count as 0 (a count, not a gap)."""
+    frames = [warehouse.query_df(query) for query in DAILY_METRIC_QUERIES.values()]
+    daily = pd.concat([f for f in frames if not f.empty], ignore_index=True)
+    daily["day"] = pd.to_datetime(daily["day"])
+    daily["value"] = pd.to_numeric(daily["value"], errors="coerce").astype(float)
+    first, last = daily["day"].min(), daily["day"].max()
+    payments = daily[daily["metric"] == "failed_payments"].set_index("day")["value"]
+    filled = payments.reindex(pd.date_range(first, last, freq="D"), fill_value=0.0).rename_axis("day").reset_index()
+    filled = filled.assign(metric="failed_payments", scope="all")
+    return pd.concat([daily[daily["metric"] != "failed_payments"], filled], ignore_index=True)
+
+
+def load_kpis(warehouse: WarehouseResource) -> pd.DataFrame:
+    frames = []
+    for metric, (mart, column) in KPI_COLUMNS.items():
+        frame = warehouse.query_df(
+            f"SELECT month AS day, {column} AS value FROM marts.{mart} WHERE is_closed_month AND {column} IS NOT NULL"
+        )
+        frames.append(frame.assign(metric=metric, scope="all"))
+    kpis = pd.concat(frames, ignore_index=True)
+    kpis["day"] = pd.to_datetime(kpis["day"])
+    return kpis[["day", "metric", "scope", "value"]]
+
+
+def detect_alerts(warehouse: WarehouseResource, run_id: str) -> pd.DataFrame:
+    alerts = anomalies.metric_alerts(load_daily_metrics(warehouse), load_kpis(warehouse), anomalies.load_config())
+    alerts["day"] = pd.to_datetime(alerts["day"]).dt.date
+    return stamped(alerts, run_id, utc_now())
+
+
+def evaluate_against_incidents(settings: Settings, alerts: pd.DataFrame) -> dict[str, float] | None:
+    """Recall / precision of the detector's daily alerts on the simulator's injected incident days (demo only).
+
+    Scored from the first day the detector can judge (min_weeks of same-weekday history) on.
+    """
+    incidents = truth.incidents(settings)
+    if incidents is None:
+        return None
+    detector = anomalies.load_config().detector
+    daily = alerts[alerts["source"] == "detector"].assign(day=lambda f: pd.to_datetime(f["day"]))
+    if daily.empty or incidents.empty:
+        return {"incidents": float(len(incidents)), "alerts": float(len(daily))}
+    start = pd.Timestamp(settings.simulator.resolved_start()) + pd.Timedelta(days=7 * detector.min_weeks)
+    end = daily["day"].max()
+    scored_incidents = incidents[(incidents["day"] >= start) & (incidents["day"] <= end)]
+    scored_alerts = daily[daily["day"] >= start]
+    result = anomalies.evaluate_alerts(scored_alerts, scored_incidents)
+    return {name: float(value) for name, value in result.items()}
+
+
+def build_alert_assets(settings: Settings) -> list[dg.AssetsDefinition]:
+    @dg.asset(
+        key=ml_key(ALERTS_TABLE),
+        group_name=ML_GROUP,
+        deps=DEPS,
+        pool=POOL,
+        kinds={"python", settings.warehouse},
+        description=(
+            "Alerts on daily metrics (requests per service, usage cost in total and per model, error rate per "
+            "service and provider, latency per model, signups, failed payments) from a robust weekday-aware "
+            "detector, plus threshold-rule alerts on monthly KPIs (models_ml/alert_rules.yaml)."
+        ),
+    )
+    def metric_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+        alerts = detect_alerts(warehouse, context.run_id)
+        write(warehouse, ALERTS_TABLE, alerts)
+        counts = alerts.groupby(["metric", "severity"]).size().rename("alerts").reset_index()
+        metadata: dict[str, object] = {
+            "rows": len(alerts),
+            "latest_day": str(alerts["day"].max()) if len(alerts) else "",
+            "alerts_by_metric": markdown_table(counts) if len(counts) else dg.MetadataValue.md("no alerts"),
+        }
+        evaluation = evaluate_against_incidents(settings, alerts)
+        if evaluation is not None:
+            metadata.update({f"incidents.{k}": dg.MetadataValue.float(v) for k, v in evaluation.items() if v == v})
+        return dg.MaterializeResult(metadata=metadata)
+
+    return [metric_alerts]
