@@ -110,6 +110,7 @@ def main() -> None:
         settings = replace(settings, postgres=admin.with_dbname(dbname))
     prepare_manifest(settings)
     print(f"engine {args.engine}, {args.customers} customers, {args.months} months, data in {data_dir}")
+    (data_dir / "dagster_home").mkdir()
     try:
         with dg.instance_for_test(temp_dir=str(data_dir / "dagster_home")) as instance:
             wall, steps = run_daily_job(settings, instance, full_history=True)

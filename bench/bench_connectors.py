@@ -1,4 +1,4 @@
-"""Benchmark of the REST connectors against local fake APIs (run: .venv/bin/python -m bench.bench_connectors).
+"""Benchmark of the REST connectors against local fake APIs (run: .venv/bin/python bench/bench_connectors.py).
 
 1. Lago: a 100k-row invoice history extracted with per_page=100 (bar: <= 60 s), fault-free, over one
    keep-alive connection; prints rows/s, requests/s and the TCP connections the server accepted.
@@ -15,12 +15,16 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import multiprocessing as mp
+import sys
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pyarrow.compute as pc
 import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the fakes live in tests/ (not installed)
 
 from orchestration.sources.connectors.http import HttpPolicy
 from orchestration.sources.connectors.keycloak_api import KeycloakApiConnector
@@ -48,15 +52,20 @@ def _serve_lago(n_invoices: int, faults: bool, ready: Any, stop: Any) -> None:
             "issuing_date": latest["issuing_date"] + dt.timedelta(days=1),
             "created_at": latest["created_at"] + dt.timedelta(days=1),
         }
-        for page in (50, 400, 750):
-            server.add_fault(Fault("status", "/invoices", {"page": str(page)}, times=1, status=429, retry_after="1"))
-        for page in (120, 620):
-            server.add_fault(Fault("status", "/invoices", {"page": str(page)}, times=3, status=500))
-        server.add_fault(Fault("status", "/invoices", {"page": "900"}, times=2, status=503))
-        server.add_fault(Fault("timeout", "/invoices", {"page": "300"}, times=1, delay=3.0))
-        server.add_fault(Fault("truncate", "/invoices", {"page": "500"}, times=1))
+        pages = max(10, n_invoices // 100)  # faults spread over the listing, whatever its length
+
+        def at(fraction: float) -> str:
+            return str(max(2, int(pages * fraction)))
+
+        for fraction in (0.05, 0.4, 0.75):
+            server.add_fault(Fault("status", "/invoices", {"page": at(fraction)}, times=1, status=429, retry_after="1"))
+        for fraction in (0.12, 0.62):
+            server.add_fault(Fault("status", "/invoices", {"page": at(fraction)}, times=3, status=500))
+        server.add_fault(Fault("status", "/invoices", {"page": at(0.9)}, times=2, status=503))
+        server.add_fault(Fault("timeout", "/invoices", {"page": at(0.3)}, times=1, delay=3.0))
+        server.add_fault(Fault("truncate", "/invoices", {"page": at(0.5)}, times=1))
         server.add_fault(
-            Fault("mutate", "/invoices", {"page": "200"}, times=1, action=lambda: server.upsert("invoices", [newest]))
+            Fault("mutate", "/invoices", {"page": at(0.2)}, times=1, action=lambda: server.upsert("invoices", [newest]))
         )
     ready.put((server.base_url, len(server.rows["invoices"])))
     stop.wait()

@@ -34,14 +34,22 @@ REVENUE = ["path:models/intermediate/revenue", "path:models/marts/revenue"]
 RAW_SYSTEMS = ("lago.", "keycloak.user_entity", "keycloak.user_attribute")
 
 
-def fresh_postgres(dbname: str) -> PostgresParams:
-    admin = PostgresParams.from_url(
+def admin_postgres() -> PostgresParams:
+    return PostgresParams.from_url(
         os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
     )
-    with psycopg.connect(admin.conninfo, autocommit=True) as conn:
+
+
+def drop_postgres(dbname: str) -> None:
+    with psycopg.connect(admin_postgres().conninfo, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
+
+
+def fresh_postgres(dbname: str) -> PostgresParams:
+    drop_postgres(dbname)
+    with psycopg.connect(admin_postgres().conninfo, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
-    return admin.with_dbname(dbname)
+    return admin_postgres().with_dbname(dbname)
 
 
 def timed_dbt(settings: Settings, args: list[str]) -> float:
@@ -99,14 +107,15 @@ def main() -> None:
                 settings, ["build", "--select", *REVENUE, "path:tests/revenue", "--indirect-selection", "cautious"]
             )
             results[engine] = run_s
-            customer_months = WarehouseResource.from_settings(settings).query("select count(*) from marts.fct_mrr")[0][
-                0
-            ]
+            count_rows = WarehouseResource.from_settings(settings).query("select count(*) from marts.fct_mrr")
+            customer_months = count_rows[0][0]
             print(
                 f"{engine}: load raw {load_s:.1f} s; fct_mrr {customer_months} customer-months;"
                 f" revenue models dbt run {run_s:.1f} s;"
                 f" dbt build (models + tests) {build_s:.1f} s"
             )
+    if "postgres" in results:
+        drop_postgres("bench_revenue")
     if "duckdb" in results and "postgres" in results:
         print(f"postgres / duckdb (dbt run): {results['postgres'] / results['duckdb']:.2f}x")
 

@@ -12,13 +12,14 @@ from typing import Any
 import dagster as dg
 
 from orchestration.assets.dbt import build_dbt_assets, dbt_resource
+from orchestration.assets.ml import build_ml_assets
 from orchestration.assets.raw import build_raw_assets
 from orchestration.assets.reports import build_report_assets, build_report_jobs
 from orchestration.checks import apply_freshness_policies, asset_keys_of, build_freshness_policies, build_quality_checks
 from orchestration.dbt_args import DAILY_PARTITIONED_TAG, manifest_path, nodes_with_tag
-from orchestration.jobs import build_all_assets_job, build_daily_refresh_job, warehouse_executor
+from orchestration.jobs import build_all_assets_job, build_daily_refresh_job, build_train_models_job, warehouse_executor
 from orchestration.resources.warehouse import WarehouseResource
-from orchestration.schedules import build_daily_refresh_schedule, build_report_schedules
+from orchestration.schedules import build_daily_refresh_schedule, build_report_schedules, build_train_models_schedule
 from orchestration.sensors import build_run_failure_sensor
 from orchestration.settings import Settings, get_settings
 
@@ -41,7 +42,7 @@ def load_manifest(settings: Settings) -> dict[str, Any]:
 # Extension points: later work appends its builders here (each takes Settings and returns a list).
 def python_assets(settings: Settings) -> list[dg.AssetsDefinition]:
     """ML and report assets (orchestration/assets/ml.py, reports.py)."""
-    return [*build_report_assets(settings)]
+    return [*build_ml_assets(settings), *build_report_assets(settings)]
 
 
 def asset_checks(settings: Settings, asset_keys: set[dg.AssetKey]) -> list[dg.AssetChecksDefinition]:
@@ -60,14 +61,16 @@ def build_definitions(settings: Settings, manifest: dict[str, Any] | None = None
     partitioned = bool(nodes_with_tag(manifest, DAILY_PARTITIONED_TAG))
     daily_refresh_job = build_daily_refresh_job()
     report_jobs = build_report_jobs()
+    train_models_job = build_train_models_job()
     assets = [*build_raw_assets(settings), *build_dbt_assets(settings, manifest), *python_assets(settings)]
     assets = apply_freshness_policies(assets, build_freshness_policies(manifest))  # dbt source freshness (checks/)
     return dg.Definitions(
         assets=assets,
         asset_checks=asset_checks(settings, asset_keys_of(assets)),
-        jobs=[build_all_assets_job(), daily_refresh_job, *report_jobs],
+        jobs=[build_all_assets_job(), daily_refresh_job, train_models_job, *report_jobs],
         schedules=[
             build_daily_refresh_schedule(daily_refresh_job, partitioned=partitioned),
+            build_train_models_schedule(train_models_job),
             *build_report_schedules(*report_jobs),
         ],
         sensors=sensors(settings),

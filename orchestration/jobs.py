@@ -11,6 +11,10 @@ DAILY_REFRESH_JOB_NAME = "daily_refresh_job"
 # What the daily refresh rebuilds: (demo sources ->) extract -> dbt build (+ checks) -> scoring. Training
 # and the weekly/monthly reports get their own jobs and schedules.
 DAILY_REFRESH_GROUPS = ("sources", "raw", "staging", "intermediate", "marts", "ml")
+TRAIN_MODELS_JOB_NAME = "train_models_job"
+# Model training assets carry this tag (orchestration/assets/ml): the weekly training job runs them, the daily
+# refresh only scores with the latest trained model.
+WEEKLY_TRAINING_TAG = ("cadence", "weekly_training")
 
 
 def warehouse_executor(settings: Settings) -> dg.ExecutorDefinition:
@@ -55,6 +59,15 @@ def build_daily_refresh_job() -> dg.UnresolvedAssetJobDefinition:
     """Partitioned like the daily usage models (inferred from the assets): the schedule runs one day."""
     return dg.define_asset_job(
         DAILY_REFRESH_JOB_NAME,
-        selection=dg.AssetSelection.groups(*DAILY_REFRESH_GROUPS),
+        selection=dg.AssetSelection.groups(*DAILY_REFRESH_GROUPS) - dg.AssetSelection.tag(*WEEKLY_TRAINING_TAG),
         description="Daily refresh: extract -> dbt build (tests as checks) -> scoring.",
+    )
+
+
+def build_train_models_job() -> dg.UnresolvedAssetJobDefinition:
+    """Weekly model training (e.g. the churn model); the daily refresh then scores with the newest model."""
+    return dg.define_asset_job(
+        TRAIN_MODELS_JOB_NAME,
+        selection=dg.AssetSelection.tag(*WEEKLY_TRAINING_TAG),
+        description="Weekly training of the ML models on the marts (persists versioned models, logs the runs).",
     )

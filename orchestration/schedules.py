@@ -6,6 +6,8 @@ import dagster as dg
 
 DAILY_REFRESH_SCHEDULE = "daily_refresh"
 DAILY_REFRESH_HOUR_UTC = 2
+TRAIN_MODELS_SCHEDULE = "train_models_weekly"
+TRAIN_MODELS_CRON = "0 3 * * 0"  # Sunday 03:00 UTC
 
 
 def build_daily_refresh_schedule(job: dg.UnresolvedAssetJobDefinition, *, partitioned: bool) -> dg.ScheduleDefinition:
@@ -52,3 +54,14 @@ def build_report_schedules(
             default_status=dg.DefaultScheduleStatus.STOPPED,
         ),
     ]
+
+
+def build_train_models_schedule(job: dg.UnresolvedAssetJobDefinition) -> dg.ScheduleDefinition:
+    """Every Sunday at 03:00 UTC: retrain the models (the daily refresh scores with the newest one)."""
+    return dg.ScheduleDefinition(
+        name=TRAIN_MODELS_SCHEDULE,
+        job=job,
+        cron_schedule=TRAIN_MODELS_CRON,
+        execution_timezone="UTC",
+        default_status=dg.DefaultScheduleStatus.STOPPED,
+    )

@@ -40,6 +40,7 @@ MONTHLY_REVIEW_TABLES = (
     ("marts", "cohort_retention"),
     ("marts", "billing_monthly"),
     ("marts", "dim_customers"),
+    ("marts", "fct_usage_daily"),
     ("ml", "mrr_forecast"),
     ("ml", "churn_predictions"),
     ("ml", "metric_alerts"),
@@ -54,6 +55,7 @@ WEEKLY_USAGE_TABLES = (
 )
 CHURN_RISK_TABLES = (
     ("marts", "dim_customers"),
+    ("marts", "fct_usage_daily"),
     ("ml", "churn_predictions"),
 )
 
@@ -120,9 +122,12 @@ def forecast_rows(session: WarehouseSession, series: str) -> pd.DataFrame:
     return frame
 
 
-def churn_predictions(session: WarehouseSession, snapshot_at_most: dt.date) -> pd.DataFrame:
+def churn_predictions(session: WarehouseSession, snapshot_at_most: dt.date, period_end: dt.date) -> pd.DataFrame:
     """The latest ml.churn_predictions snapshot at or before `snapshot_at_most` with the customer's name
-    (dim_customers; tier, tenure and last active day are stamped on the predictions by the scoring asset)."""
+    (dim_customers; tier, tenure and last active day are stamped on the predictions by the scoring asset).
+
+    The stamped last active day is as of the scoring run; when it falls after `period_end` (a past period), the
+    customer's last usage day up to `period_end` stands in (the marts keep logins per user, not per day)."""
     snapshot = session.query(
         "SELECT max(snapshot_month) FROM ml.churn_predictions WHERE snapshot_month <= $1", [snapshot_at_most]
     )[0][0]
@@ -144,13 +149,19 @@ def churn_predictions(session: WarehouseSession, snapshot_at_most: dt.date) -> p
             p.top_drivers,
             p.tier,
             p.tenure_months,
-            p.last_active_day
+            CASE
+                WHEN p.last_active_day <= $2 THEN p.last_active_day
+                ELSE (
+                    SELECT max(u.usage_date) FROM marts.fct_usage_daily AS u
+                    WHERE u.customer_id = p.customer_external_id AND u.usage_date <= $2
+                )
+            END AS last_active_day
         FROM ml.churn_predictions AS p
         LEFT JOIN marts.dim_customers AS c ON c.customer_id = p.customer_external_id
         WHERE p.snapshot_month = $1
         ORDER BY p.mrr_at_risk DESC, p.customer_external_id
         """,
-        [snapshot],
+        [snapshot, period_end],
     )
 
 
@@ -204,7 +215,9 @@ def monthly_review_data(warehouse: WarehouseResource, period: ReportPeriod, curr
                 end,
             ),
             retention_trailing_12m=_frame(
-                session, "SELECT month, nrr, grr FROM marts.retention_trailing_12m WHERE month <= $1 ORDER BY month", end
+                session,
+                "SELECT month, nrr, grr FROM marts.retention_trailing_12m WHERE month <= $1 ORDER BY month",
+                end,
             ),
             cohort_retention=_frame(
                 session,
@@ -229,7 +242,7 @@ def monthly_review_data(warehouse: WarehouseResource, period: ReportPeriod, curr
                 end,
             ),
             mrr_forecast=forecast_rows(session, MRR_SERIES),
-            churn_predictions=churn_predictions(session, period.first_day),
+            churn_predictions=churn_predictions(session, period.first_day, period.last_day),
             # Alerts carry no resolution state: "open" for the review = raised during the reviewed month.
             metric_alerts=metric_alerts(session, period.first_day, period.last_day),
             currency=currency,
@@ -295,10 +308,13 @@ def weekly_usage_data(warehouse: WarehouseResource, period: ReportPeriod, curren
                 [period.last_day - dt.timedelta(weeks=COST_TREND_WEEKS), period.last_day],
             ),
             cost_forecast=forecast_rows(session, USAGE_COST_SERIES),
+            # Customers with revenue: trial and free accounts' usage counts in the cost totals above, but a margin
+            # without revenue (cents of cost, margin % undefined) would flood the negative-margin list.
             customer_margin=_frame(
                 session,
                 "SELECT customer_id, month, mrr, usage_revenue, usage_cost, gross_margin, margin_pct "
-                "FROM marts.customer_margin_monthly WHERE month = $1 ORDER BY customer_id",
+                "FROM marts.customer_margin_monthly WHERE month = $1 AND (is_paying OR usage_revenue > 0) "
+                "ORDER BY customer_id",
                 [margin_month],
             ),
             # Per service: the table is per day x service x provider.
@@ -339,6 +355,6 @@ def churn_risk_data(warehouse: WarehouseResource, period: ReportPeriod, currency
         require_tables(session, CHURN_RISK_TABLES, "weekly_churn_risk")
         return ChurnRiskData(
             period=period.label,
-            churn_predictions=churn_predictions(session, period.last_closed_month),
+            churn_predictions=churn_predictions(session, period.last_closed_month, period.last_day),
             currency=currency,
         )

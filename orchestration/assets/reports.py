@@ -293,15 +293,15 @@ def _report_asset(
                     f"{settings.data_as_of()}: only complete periods are reported"
                 )
             data = spec.read(warehouse, period, settings.reporting_currency)
-            rendered = render_report(
-                spec.report, data, settings.reports_dir, mask_names=settings.mask_customer_names
-            )
+            rendered = render_report(spec.report, data, settings.reports_dir, mask_names=settings.mask_customer_names)
         except Exception as exc:
-            record_run(warehouse, failed_run_record(
-                spec.report, period.label, run_id=context.run_id, started_at=started_at, error=exc
-            ))
+            record_run(
+                warehouse,
+                failed_run_record(spec.report, period.label, run_id=context.run_id, started_at=started_at, error=exc),
+            )
             raise
-        results, config_error = _deliver(rendered, settings, secrets_environ() if environ is None else environ, context.log)
+        secrets = secrets_environ() if environ is None else environ
+        results, config_error = _deliver(rendered, settings, secrets, context.log)
         record = report_run_record(rendered, results, run_id=context.run_id, started_at=started_at, finished_at=_now())
         if config_error:
             record = {**record, "status": "partial", "error": "; ".join(filter(None, [config_error, record["error"]]))}

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -99,8 +100,14 @@ def extract_table(
     with warehouse.connect() as session:
         ensure_raw_table(session, table)
         cursor_before = read_cursor(session, table)
-        reader = connector.read(table, lower_bound(table, cursor_before), batch_rows)
-        result = _load(session, table, reader, connector.label, cursor_before, run_id, now, batch_rows)
+        bound = lower_bound(table, cursor_before)
+        attachable = getattr(connector, "attachable_select", None)
+        if session.engine == "duckdb" and attachable is not None:
+            alias = f"__source_{uuid.uuid4().hex[:8]}"
+            source: pa.RecordBatchReader | _AttachedSource = _AttachedSource(alias, *attachable(table, bound, alias))
+        else:
+            source = connector.read(table, bound, batch_rows)
+        result = _load(session, table, source, connector.label, cursor_before, run_id, now, batch_rows)
     if extra:
         result.extra_columns = extra
         result.notes.append(f"unexpected source column(s) not loaded: {', '.join(extra)}")
@@ -145,10 +152,37 @@ def _as_reader(data: pa.RecordBatchReader | pa.Table | Iterable[pa.RecordBatch])
     return pa.RecordBatchReader.from_batches(batches[0].schema, batches)
 
 
+@dataclass(frozen=True)
+class _AttachedSource:
+    """A DuckDB-file source read by a DuckDB warehouse in place (ATTACH ... READ_ONLY)."""
+
+    alias: str
+    path: Path
+    sql: str  # over the file attached as `alias`
+    params: list | None
+
+
+def _create_stage(stage: _StageConnection, table: SourceTable, source: pa.RecordBatchReader | _AttachedSource) -> None:
+    """Validate the source rows into the stage table (one streaming pass)."""
+    if isinstance(source, _AttachedSource):
+        path = str(source.path).replace("'", "''")
+        # Attached for the rest of this short-lived session: DuckDB cannot DETACH inside the transaction.
+        stage.execute(f"ATTACH '{path}' AS {quote(source.alias)} (READ_ONLY)")
+        relation = f"({source.sql}) AS __source_rows"
+        schema = stage.conn.sql(f"SELECT * FROM {relation} LIMIT 0", params=source.params).to_arrow_table().schema
+        stage.conn.execute(f"CREATE TEMP TABLE {STAGE} AS {validation_sql(table, relation, schema)}", source.params)
+        return
+    stage.conn.register(SOURCE_RELATION, source)
+    try:
+        stage.execute(f"CREATE TEMP TABLE {STAGE} AS {validation_sql(table, SOURCE_RELATION, source.schema)}")
+    finally:
+        stage.conn.unregister(SOURCE_RELATION)
+
+
 def _load(
     session: WarehouseSession,
     table: SourceTable,
-    reader: pa.RecordBatchReader,
+    reader: pa.RecordBatchReader | _AttachedSource,
     source_label: str,
     cursor_before: Cursor | None,
     run_id: str | None,
@@ -160,11 +194,7 @@ def _load(
     result = ExtractResult(table.system, table.name, f"{RAW_SCHEMA}.{table.raw_name}", source_label)
     result.cursor_before = cursor_before
     with _stage_connection(session) as stage:
-        stage.conn.register(SOURCE_RELATION, reader)
-        try:
-            stage.execute(f"CREATE TEMP TABLE {STAGE} AS {validation_sql(table, SOURCE_RELATION, reader.schema)}")
-        finally:
-            stage.conn.unregister(SOURCE_RELATION)
+        _create_stage(stage, table, reader)
         staged = _Staged(stage, table)
         result.rows_received, good, distinct_good = staged.counts()
         losers = staged.resolve_duplicates(good, distinct_good)

@@ -427,7 +427,7 @@ def _risk_and_alerts(data: MonthlyReviewData, mask_names: bool) -> tuple[list[Se
                     Column("severity", "Severity"),
                     Column("day", "Day", "date"),
                     Column("metric", "Metric"),
-                    Column("scope", "Scope"),
+                    Column("scope", "Scope", wrap=True),  # long service/provider/model scopes
                     Column("value", "Value", "general"),
                     Column("expected_low", "Expected low", "general"),
                     Column("expected_high", "Expected high", "general"),

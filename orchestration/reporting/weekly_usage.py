@@ -15,6 +15,7 @@ from orchestration.reporting.specs import WEEKLY_USAGE_COST, WeeklyUsageData, is
 TREND_WEEKS = 12
 FORECAST_WEEKS_AHEAD = 4
 TOP_CUSTOMERS = 10
+CHART_MODELS = 15
 
 
 def _change(current: pd.Series, prior: pd.Series) -> pd.Series:
@@ -134,7 +135,8 @@ def build(data: WeeklyUsageData, *, mask_names: bool) -> ReportContent:
     ]
     label = f"{data.period} ({monday_date:%d %b} – {sunday_date:%d %b %Y})"
     margin_label = f"{margin_month:%b %Y}" if margin_month is not None else "–"
-    model_labels = [f"{s} · {m}" for s, m in zip(by_model["service"], by_model["model"], strict=True)]
+    charted = by_model.head(CHART_MODELS)  # the long tail of near-zero pairs would only stretch the chart
+    model_labels = [f"{s} · {m}" for s, m in zip(charted["service"], charted["model"], strict=True)]
     sections = [
         Section(
             title="Usage and cost by service and model",
@@ -145,9 +147,9 @@ def build(data: WeeklyUsageData, *, mask_names: bool) -> ReportContent:
                     title="Cost by model",
                     image_uri=charts.bars_vs_prior(
                         model_labels,
-                        by_model["cost_usd"],
-                        by_model["cost_usd_prev_week"],
-                        "Cost by service and model",
+                        charted["cost_usd"],
+                        charted["cost_usd_prev_week"],
+                        f"Cost by service and model (top {len(charted)} by cost)",
                         currency,
                     ),
                     alt="Horizontal bars of cost per service and model, this week and the previous week.",
@@ -250,7 +252,7 @@ def build(data: WeeklyUsageData, *, mask_names: bool) -> ReportContent:
                         Column("severity", "Severity"),
                         Column("day", "Day", "date"),
                         Column("metric", "Metric"),
-                        Column("scope", "Scope"),
+                        Column("scope", "Scope", wrap=True),  # long service/provider/model scopes
                         Column("value", "Value", "general"),
                         Column("expected_low", "Expected low", "general"),
                         Column("expected_high", "Expected high", "general"),

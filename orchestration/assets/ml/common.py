@@ -11,13 +11,14 @@ import pandas as pd
 import pyarrow as pa
 
 from orchestration.assets.raw import WAREHOUSE_POOL
+from orchestration.jobs import WEEKLY_TRAINING_TAG
 from orchestration.resources.warehouse import WarehouseResource
 
 ML_GROUP = "ml"
 ML_SCHEMA = "ml"
 POOL = WAREHOUSE_POOL  # every warehouse writer shares it (one DuckDB writer at a time)
 # Assets carrying this tag are (re)trained by the weekly training job and left out of the daily refresh.
-WEEKLY_TRAINING_TAGS = {"cadence": "weekly_training"}
+WEEKLY_TRAINING_TAGS = dict([WEEKLY_TRAINING_TAG])
 
 
 def ml_key(name: str) -> dg.AssetKey:
