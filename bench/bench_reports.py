@@ -18,12 +18,12 @@ import time
 from pathlib import Path
 
 from orchestration.assets import report_queries as queries
+from orchestration.assets.reports import MONTHLY_REPORTS_JOB, WEEKLY_REPORTS_JOB, latest_complete_partitions
 from orchestration.reporting import render_report
 from orchestration.reporting.specs import (
     MONTHLY_BUSINESS_REVIEW,
     WEEKLY_CHURN_RISK,
     WEEKLY_USAGE_COST,
-    add_months,
     iso_week_label,
 )
 from orchestration.resources.warehouse import WarehouseResource
@@ -34,9 +34,8 @@ BUDGET_S = 30.0
 
 def default_periods(as_of: dt.date) -> tuple[str, str]:
     """(last closed month, last complete ISO week) at the end of `as_of`."""
-    month = add_months(as_of.replace(day=1), -1)
-    sunday = as_of - dt.timedelta(days=as_of.isoweekday() % 7)
-    return f"{month:%Y-%m}", iso_week_label(sunday)
+    keys = latest_complete_partitions(as_of)
+    return keys[MONTHLY_REPORTS_JOB][:7], iso_week_label(dt.date.fromisoformat(keys[WEEKLY_REPORTS_JOB]))
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import dagster as dg
+import pyarrow as pa
 
 from orchestration.assets import report_queries as queries
 from orchestration.assets.raw import WAREHOUSE_POOL
@@ -58,6 +59,14 @@ CREATE TABLE IF NOT EXISTS {RUNS_SCHEMA}.{RUNS_TABLE} (
     error TEXT
 )
 """
+
+
+RUNS_SCHEMA_ARROW = pa.schema(
+    [
+        (name, pa.timestamp("us") if name in ("started_at", "finished_at") else pa.string())
+        for name in REPORT_RUNS_COLUMNS
+    ]
+)
 
 
 def report_key(report: str) -> dg.AssetKey:
@@ -121,7 +130,9 @@ REPORT_SPECS = (
 
 
 def monthly_partitions(settings: Settings) -> dg.MonthlyPartitionsDefinition:
-    return dg.MonthlyPartitionsDefinition(start_date=settings.simulator.resolved_start().isoformat(), timezone="UTC")
+    """Calendar months from the month of the data's start (a month-end snapshot exists for it)."""
+    start = settings.simulator.resolved_start().replace(day=1)
+    return dg.MonthlyPartitionsDefinition(start_date=start.isoformat(), timezone="UTC")
 
 
 def weekly_partitions(settings: Settings) -> dg.WeeklyPartitionsDefinition:
@@ -131,20 +142,27 @@ def weekly_partitions(settings: Settings) -> dg.WeeklyPartitionsDefinition:
     return dg.WeeklyPartitionsDefinition(start_date=first_monday.isoformat(), day_offset=1, timezone="UTC")
 
 
+def latest_complete_partitions(as_of: dt.date) -> dict[str, str]:
+    """Report job -> partition key of the last closed month / last complete ISO week at the end of `as_of` (what a
+    demo run renders after the main job; the schedules pick the same periods on their ticks)."""
+    sunday = as_of - dt.timedelta(days=as_of.isoweekday() % 7)
+    month = (as_of.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+    return {MONTHLY_REPORTS_JOB: month.isoformat(), WEEKLY_REPORTS_JOB: (sunday - dt.timedelta(days=6)).isoformat()}
+
+
 # ---- run log ---------------------------------------------------------------------------------------------------------
 
 
 def record_run(warehouse: WarehouseResource, record: Mapping[str, object]) -> None:
-    """Append one row to reports.report_runs (schema and table created on first use)."""
-    columns = ", ".join(REPORT_RUNS_COLUMNS)
-    placeholders = ", ".join(f"${i}" for i in range(1, len(REPORT_RUNS_COLUMNS) + 1))
+    """Append one row to reports.report_runs (schema and table created on first use).
+
+    Appended through the engine's bulk path with an explicit Arrow schema, so a NULL error binds as text on both
+    engines."""
+    row = pa.Table.from_pylist([{c: record[c] for c in REPORT_RUNS_COLUMNS}], schema=RUNS_SCHEMA_ARROW)
     with warehouse.connect() as session:
         session.execute(f"CREATE SCHEMA IF NOT EXISTS {RUNS_SCHEMA}")
         session.execute(RUNS_DDL)
-        session.execute(
-            f"INSERT INTO {RUNS_SCHEMA}.{RUNS_TABLE} ({columns}) VALUES ({placeholders})",
-            [record[c] for c in REPORT_RUNS_COLUMNS],
-        )
+        session.bulk_load(RUNS_SCHEMA, RUNS_TABLE, row)
 
 
 def failed_run_record(

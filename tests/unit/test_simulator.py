@@ -115,6 +115,8 @@ def test_usage_is_messy_like_the_real_source() -> None:
     usage = tables()["litellm.LiteLLM_SpendLogs"]
     ids = usage.column("request_id")
     assert pc.count_distinct(ids).as_py() < usage.num_rows  # duplicate deliveries
+    # a duplicate delivery is the same row again, not a conflicting version of it
+    assert usage.to_pandas().drop_duplicates().request_id.is_unique
     assert pc.sum(pc.equal(usage.column("end_user"), "")).as_py() > 0
     assert set(pc.unique(usage.column("status")).to_pylist()) == {"success", "failure"}
     assert set(pc.unique(usage.column("call_type")).to_pylist()) >= {"acompletion", "aembedding", "aspeech"}

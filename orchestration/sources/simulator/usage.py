@@ -124,14 +124,15 @@ def expand_usage(world: World, day: int) -> dict[str, np.ndarray | pa.Array]:
         "arrival": arrival,
     }
     request_id = random_uuids(g, n)
+    # cache keys exist for cache hits only: codes into ['', key of hit 1, key of hit 2, ...]; assigned before
+    # duplication so that a re-delivered row is identical to its first delivery
+    hits = rows["cache"] == 0
+    rows["cache_key_code"] = np.where(hits, np.cumsum(hits), 0)
     # duplicate deliveries: the same row (same request_id) arrives a second time, later
     dup = np.flatnonzero(g.random(n) < world.cfg.duplicate_rate)
     out = {k: np.concatenate([v, v[dup]]) for k, v in rows.items()}
     out["arrival"][n:] += g.integers(30, 6 * 3600, dup.size) * US_PER_SECOND
     out["request_id"] = pa.concat_arrays([request_id, request_id.take(pa.array(dup))])
-    # cache keys exist for cache hits only: codes into ['', key of hit 1, key of hit 2, ...]
-    hits = out["cache"] == 0
-    out["cache_key_code"] = np.where(hits, np.cumsum(hits), 0)
     out["cache_keys"] = pa.concat_arrays([pa.array([""]), random_uuids(g, int(hits.sum()))])
     for name in ("model", "call", "cache", "meta", "tags"):
         out[name] = out[name].astype(np.int8)
