@@ -20,7 +20,8 @@ def main() -> int:
     defs = build_definitions(settings)
     job = defs.resolve_job_def(ALL_ASSETS_JOB_NAME)
     started = time.monotonic()
-    with dg.DagsterInstance.get() as instance:
+    settings.dagster_home.mkdir(parents=True, exist_ok=True)
+    with dg.DagsterInstance.from_config(str(settings.dagster_home)) as instance:
         result = job.execute_in_process(
             instance=instance, tags=full_history_run_tags(settings, job), raise_on_error=False
         )

@@ -97,6 +97,7 @@ class Settings:
     ltv_discount_rate: float = 0.10  # annual, for the projected LTV (METRICS.md)
     # Date the source data is complete up to; None: the simulator's as-of (demo sources).
     as_of_date: dt.date | None = None
+    dagster_home_override: Path | None = None
 
     def __post_init__(self) -> None:
         if self.warehouse not in WAREHOUSES:
@@ -116,6 +117,11 @@ class Settings:
     def truth_dir(self) -> Path:
         """Simulator ground truth: read only by tests and benchmarks."""
         return self.data_dir / "truth"
+
+    @property
+    def dagster_home(self) -> Path:
+        """Run storage of `make demo` / `make ui` unless DAGSTER_HOME points elsewhere."""
+        return self.dagster_home_override or self.data_dir / "dagster_home"
 
     @property
     def models_dir(self) -> Path:
@@ -185,6 +191,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         mask_customer_names=_bool(env.get("MASK_CUSTOMER_NAMES")),
         ltv_discount_rate=float(env.get("LTV_DISCOUNT_RATE", 0.10)),
         as_of_date=_date(env.get("AS_OF_DATE")),
+        dagster_home_override=Path(env["DAGSTER_HOME"]).resolve() if env.get("DAGSTER_HOME") else None,
     )
 
 

@@ -87,6 +87,8 @@ def _plain_dbt_assets(settings: Settings, manifest: Mapping[str, Any]) -> dg.Ass
         pool=WAREHOUSE_POOL,
     )
     def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+        # seeds have no upstream asset, so this can be the first step to touch a new DuckDB file
+        settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
         with dbt_environment(settings.dbt_env()):
             yield from dbt.cli(build_args(settings.dbt_vars()), context=context).stream()
 

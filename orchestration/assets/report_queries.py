@@ -253,37 +253,24 @@ def monthly_review_data(warehouse: WarehouseResource, period: ReportPeriod, curr
 
 
 def usage_by_model(session: WarehouseSession, period: ReportPeriod) -> pd.DataFrame:
-    """fct_usage_daily summed per service x model over the ISO week and the week before (missing side = 0)."""
-    week = """
-        SELECT service, model, sum(requests) AS requests, sum(total_tokens) AS total_tokens, sum(cost_usd) AS cost_usd
-        FROM marts.fct_usage_daily WHERE usage_date >= {first} AND usage_date <= {last}
-        GROUP BY service, model
-    """
+    """fct_usage_daily summed per service x model over the ISO week and the week before; a pair with no usage in one
+    of the weeks gets 0 there (one scan with conditional sums: no outer join, NULL models group together)."""
+    this_week = "usage_date >= $1"
+    sums = ", ".join(
+        f"sum(CASE WHEN {condition} THEN {column} ELSE 0 END) AS {column}{suffix}"
+        for condition, suffix in ((this_week, ""), (f"NOT ({this_week})", "_prev_week"))
+        for column in ("requests", "total_tokens", "cost_usd")
+    )
     return _frame(
         session,
         f"""
-        WITH this_week AS ({week.format(first="$1", last="$2")}),
-        previous_week AS ({week.format(first="$3", last="$4")})
-        SELECT
-            coalesce(w.service, p.service) AS service,
-            coalesce(w.model, p.model) AS model,
-            coalesce(w.requests, 0) AS requests,
-            coalesce(w.total_tokens, 0) AS total_tokens,
-            coalesce(w.cost_usd, 0) AS cost_usd,
-            coalesce(p.requests, 0) AS requests_prev_week,
-            coalesce(p.total_tokens, 0) AS total_tokens_prev_week,
-            coalesce(p.cost_usd, 0) AS cost_usd_prev_week
-        FROM this_week AS w
-        FULL OUTER JOIN previous_week AS p
-            ON w.service IS NOT DISTINCT FROM p.service AND w.model IS NOT DISTINCT FROM p.model
-        ORDER BY 1, 2
+        SELECT service, model, {sums}
+        FROM marts.fct_usage_daily
+        WHERE usage_date >= $2 AND usage_date <= $3
+        GROUP BY service, model
+        ORDER BY service, model
         """,
-        [
-            period.first_day,
-            period.last_day,
-            period.first_day - dt.timedelta(days=7),
-            period.last_day - dt.timedelta(days=7),
-        ],
+        [period.first_day, period.first_day - dt.timedelta(days=7), period.last_day],
     )
 
 

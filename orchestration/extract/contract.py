@@ -2,7 +2,8 @@
 
 `validation_sql` turns a relation of source rows into typed rows plus, per row, either a
 `_record_hash` (good row) or a reject reason naming the field: "field status: unknown enum code 9",
-"field startTime: cannot parse '2024-13-01' as timestamp", "field id: required value missing".
+"field startTime: cannot parse '2024-13-01' as timestamp", "field id: required value missing",
+"field amount_cents: negative value -500", "field name: invalid UTF-8 in 'caf\\xE9'" (undecoded file text).
 The hash is computed here, in DuckDB, so it is the same whichever warehouse engine stores it. It is
 DuckDB's 64-bit `hash()` of the typed values (hex text), not md5 of a text rendering: md5 cost more
 than the whole native bulk load of the rows (bench/README.md). Collisions only matter between two
@@ -57,12 +58,20 @@ def _literal(value: object) -> str:
     return str(value)
 
 
+def _is_binary(source_type: pa.DataType | None) -> bool:
+    return source_type is not None and (pa.types.is_binary(source_type) or pa.types.is_large_binary(source_type))
+
+
 def _typed_expr(column: Column, source_type: pa.DataType | None) -> str:
     src = quote(column.name)
     if source_type is not None and source_type.equals(column.type):
         return src
     if pa.types.is_null(source_type) if source_type is not None else False:
         return f"CAST(NULL AS {sql_type(column.type, 'duckdb')})"
+    if _is_binary(source_type):  # undecoded text (CSV drops): NULL unless valid UTF-8, then cast like text
+        src = f"TRY(decode({src}))"
+        if pa.types.is_string(column.type):
+            return src
     return f"TRY_CAST({src} AS {sql_type(column.type, 'duckdb')})"
 
 
@@ -71,6 +80,14 @@ def _checks(table: SourceTable, column: Column, source_type: pa.DataType | None)
     src, typed = quote(column.name), quote("__t_" + column.name)
     label = f"field {column.name}: "
     checks: list[tuple[str, str]] = []
+    if _is_binary(source_type):
+        checks.append(
+            (
+                f"({src} IS NOT NULL AND TRY(decode({src})) IS NULL)",
+                # BLOB -> VARCHAR renders invalid bytes as \\xNN escapes: the reason itself stays valid text
+                _literal(label + "invalid UTF-8 in '") + f" || CAST({src} AS VARCHAR) || " + _literal("'"),
+            )
+        )
     if not (source_type is not None and source_type.equals(column.type)):
         checks.append(
             (
@@ -82,6 +99,8 @@ def _checks(table: SourceTable, column: Column, source_type: pa.DataType | None)
     if column.required:
         empty_key = f" OR {typed} = ''" if column.name in table.primary_key and pa.types.is_string(column.type) else ""
         checks.append((f"({src} IS NULL{empty_key})", _literal(label + "required value missing")))
+    if column.nonnegative:
+        checks.append((f"({typed} < 0)", f"{_literal(label + 'negative value ')} || CAST({typed} AS VARCHAR)"))
     if column.enum is not None:
         codes = ", ".join(_literal(code) for code in column.enum)
         checks.append(
@@ -93,6 +112,13 @@ def _checks(table: SourceTable, column: Column, source_type: pa.DataType | None)
     return checks
 
 
+def _shown(name: str, source_type: pa.DataType | None) -> str:
+    """The source value as a reject record shows it; undecodable bytes (CSV drops) as \\xNN escapes."""
+    if _is_binary(source_type):
+        return f"coalesce(TRY(decode({quote(name)})), CAST({quote(name)} AS VARCHAR))"
+    return quote(name)
+
+
 def validation_sql(table: SourceTable, relation: str, source_schema: pa.Schema) -> str:
     """SELECT over `relation` (source rows by column name) giving the stage rows of `table`."""
     types = {f.name: f.type for f in source_schema}
@@ -102,8 +128,8 @@ def validation_sql(table: SourceTable, relation: str, source_schema: pa.Schema) 
     field_case = " ".join(f"WHEN {cond} THEN {_literal(c.name)}" for c, cond, _ in checks)
     reason_case = " ".join(f"WHEN {cond} THEN {reason}" for _, cond, reason in checks)
     typed_values = ", ".join(quote("__t_" + c.name) for c in table.columns)
-    key = " || '|' || ".join(f"coalesce(CAST({quote(k)} AS VARCHAR), '')" for k in table.primary_key)
-    payload = ", ".join(f"{quote(c.name)} := {quote(c.name)}" for c in table.columns)
+    key = " || '|' || ".join(f"coalesce(CAST({_shown(k, types.get(k))} AS VARCHAR), '')" for k in table.primary_key)
+    payload = ", ".join(f"{quote(c.name)} := {_shown(c.name, types.get(c.name))}" for c in table.columns)
     outputs = ", ".join(f"{quote('__t_' + c.name)} AS {quote(c.name)}" for c in table.columns)
     return f"""
         SELECT {outputs},

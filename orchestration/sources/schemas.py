@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import pyarrow as pa
+from babel.numbers import list_currencies
 
 # --- integer enums (Rails order, copied from lago-api) -------------------------------------
 SUBSCRIPTION_STATUS = {0: "pending", 1: "active", 2: "terminated", 3: "canceled", 4: "incomplete"}
@@ -117,6 +118,9 @@ MODEL_PROVIDERS = {
     "gemini-2.5-flash": "vertex_ai",
 }
 
+# ISO 4217 codes (current and historic, from the CLDR data Babel ships).
+CURRENCY_CODES: tuple[str, ...] = tuple(sorted(list_currencies()))
+
 TS = pa.timestamp("us")  # UTC, without time zone (as the sources store them)
 ExtractMode = Literal["incremental", "snapshot", "append"]
 
@@ -127,6 +131,7 @@ class Column:
     type: pa.DataType
     required: bool = False  # NULL is a contract break
     enum: tuple[object, ...] | None = None  # allowed codes/values; anything else is a contract break
+    nonnegative: bool = False  # money amounts, token counts: a negative value is a contract break
 
 
 @dataclass(frozen=True)
@@ -169,9 +174,21 @@ class SourceTable:
         return pa.schema([pa.field(c.name, c.type, nullable=not c.required) for c in self.columns])
 
 
-def _c(name: str, type_: pa.DataType, required: bool = False, enum: dict | tuple | None = None) -> Column:
+def _c(
+    name: str, type_: pa.DataType, required: bool = False, enum: dict | tuple | None = None, nonnegative: bool = False
+) -> Column:
     codes = tuple(enum.keys()) if isinstance(enum, dict) else enum
-    return Column(name, type_, required, codes)
+    return Column(name, type_, required, codes, nonnegative)
+
+
+def _money(name: str, required: bool = False) -> Column:
+    """An amount in minor units; Lago stores refunds, credits and discounts as their own positive amounts."""
+    return _c(name, I64, required, nonnegative=True)
+
+
+def _currency(name: str, required: bool = False) -> Column:
+    """An ISO 4217 code: a value outside the list would drop out of every FX conversion unnoticed."""
+    return _c(name, S, required, enum=CURRENCY_CODES)
 
 
 S, I32, I64, F64, B, D = pa.string(), pa.int32(), pa.int64(), pa.float64(), pa.bool_(), pa.date32()
@@ -191,7 +208,7 @@ LAGO_TABLES: tuple[SourceTable, ...] = (
         _c("name", S),
         _c("email", S),
         _c("country", S),
-        _c("currency", S),
+        _currency("currency"),
         _c("timezone", S),
         _c("customer_type", S),
         _c("net_payment_term", I32),
@@ -203,8 +220,8 @@ LAGO_TABLES: tuple[SourceTable, ...] = (
         _c("code", S, True),
         _c("name", S),
         _c("interval", I32, True, PLAN_INTERVAL),
-        _c("amount_cents", I64, True),
-        _c("amount_currency", S, True),
+        _money("amount_cents", True),
+        _currency("amount_currency", True),
         _c("trial_period", F64),
         _c("pay_in_advance", B),
         soft_delete=True,
@@ -231,8 +248,8 @@ LAGO_TABLES: tuple[SourceTable, ...] = (
         _c("code", S, True),
         _c("name", S),
         _c("coupon_type", I32, True, COUPON_TYPE),
-        _c("amount_cents", I64),
-        _c("amount_currency", S),
+        _money("amount_cents"),
+        _currency("amount_currency"),
         _c("percentage_rate", F64),
         _c("frequency", I32, True, COUPON_FREQUENCY),
         _c("frequency_duration", I32),
@@ -259,8 +276,8 @@ LAGO_TABLES: tuple[SourceTable, ...] = (
         _c("coupon_id", S, True),
         _c("customer_id", S, True),
         _c("status", I32, True, APPLIED_COUPON_STATUS),
-        _c("amount_cents", I64),
-        _c("amount_currency", S),
+        _money("amount_cents"),
+        _currency("amount_currency"),
         _c("percentage_rate", F64),
         _c("frequency", I32, True, COUPON_FREQUENCY),
         _c("frequency_duration", I32),
@@ -276,12 +293,12 @@ LAGO_TABLES: tuple[SourceTable, ...] = (
         _c("status", I32, True, INVOICE_STATUS),
         _c("payment_status", I32, True, INVOICE_PAYMENT_STATUS),
         _c("invoice_type", I32, True, INVOICE_TYPE),
-        _c("currency", S, True),
-        _c("fees_amount_cents", I64, True),
-        _c("coupons_amount_cents", I64, True),
-        _c("taxes_amount_cents", I64, True),
-        _c("sub_total_excluding_taxes_amount_cents", I64, True),
-        _c("total_amount_cents", I64, True),
+        _currency("currency", True),
+        _money("fees_amount_cents", True),
+        _money("coupons_amount_cents", True),
+        _money("taxes_amount_cents", True),
+        _money("sub_total_excluding_taxes_amount_cents", True),
+        _money("total_amount_cents", True),
     ),
     _lago(
         "invoice_subscriptions",
@@ -299,7 +316,7 @@ LAGO_TABLES: tuple[SourceTable, ...] = (
         _c("charge_id", S),
         _c("fee_type", I32, True, FEE_TYPE),
         _c("amount_cents", I64, True),
-        _c("amount_currency", S, True),
+        _currency("amount_currency", True),
         _c("taxes_amount_cents", I64),
         _c("units", F64),
         _c("payment_status", I32, True, FEE_PAYMENT_STATUS),
@@ -308,8 +325,8 @@ LAGO_TABLES: tuple[SourceTable, ...] = (
     _lago(
         "payments",
         _c("invoice_id", S, True),
-        _c("amount_cents", I64, True),
-        _c("amount_currency", S, True),
+        _money("amount_cents", True),
+        _currency("amount_currency", True),
         _c("payable_payment_status", S, True, PAYMENT_STATUS_VALUES),
     ),
     _lago(
@@ -319,10 +336,10 @@ LAGO_TABLES: tuple[SourceTable, ...] = (
         _c("number", S),
         _c("issuing_date", D, True),
         _c("reason", I32, True, CREDIT_NOTE_REASON),
-        _c("total_amount_currency", S),
-        _c("credit_amount_cents", I64),
-        _c("refund_amount_cents", I64),
-        _c("total_amount_cents", I64),
+        _currency("total_amount_currency"),
+        _money("credit_amount_cents"),
+        _money("refund_amount_cents"),
+        _money("total_amount_cents"),
     ),
 )
 
@@ -385,10 +402,10 @@ LITELLM_TABLES: tuple[SourceTable, ...] = (
             _c("request_id", S, True),
             _c("call_type", S, True),
             _c("api_key", S),
-            _c("spend", F64, True),
-            _c("total_tokens", I64),
-            _c("prompt_tokens", I64),
-            _c("completion_tokens", I64),
+            _c("spend", F64, True, nonnegative=True),
+            _c("total_tokens", I64, nonnegative=True),
+            _c("prompt_tokens", I64, nonnegative=True),
+            _c("completion_tokens", I64, nonnegative=True),
             _c("startTime", TS, True),
             _c("endTime", TS),
             _c("completionStartTime", TS),

@@ -263,7 +263,7 @@ def test_a_period_without_its_inputs_fails_naming_the_table_and_is_logged(materi
     )
     assert not result.success
     failure = next(e for e in result.all_events if e.is_step_failure)
-    assert "ml.churn_predictions has no snapshot at or before" in failure.event_specific_data.error.message
+    assert "ml.churn_predictions has no snapshot at or before" in failure.event_specific_data.error.to_string()
     row = one_row(
         materialized.warehouse,
         "SELECT status, files, error FROM reports.report_runs WHERE run_id = $1",

@@ -59,11 +59,16 @@ KPI_COLUMNS = {
     "quick_ratio": ("kpi_monthly", "quick_ratio"),
     "gross_revenue_churn": ("mrr_movements", "gross_revenue_churn_rate"),
 }
+MART_DEPS = (
+    "fct_usage_daily",
+    "service_performance_daily",
+    "engagement_daily",
+    "dim_customers",
+    "kpi_monthly",
+    "mrr_movements",
+)
 DEPS = [
-    mart_key(name)
-    for name in ("fct_usage_daily", "service_performance_daily", "engagement_daily", "dim_customers", "kpi_monthly")
-] + [
-    mart_key("mrr_movements"),
+    *(mart_key(name) for name in MART_DEPS),
     dg.AssetKey(["staging", "stg_lago__payments"]),
     dg.AssetKey(["staging", "stg_lago__invoices"]),
 ]
@@ -100,12 +105,14 @@ def detect_alerts(warehouse: WarehouseResource, run_id: str) -> pd.DataFrame:
     return stamped(alerts, run_id, utc_now())
 
 
-def evaluate_against_incidents(settings: Settings, alerts: pd.DataFrame) -> dict[str, float] | None:
-    """Recall / precision of the detector's daily alerts on the simulator's injected incident days (demo only).
-
-    Scored from the first day the detector can judge (min_weeks of same-weekday history) on.
+def evaluate_against_incidents(
+    settings: Settings, alerts: pd.DataFrame, incidents: pd.DataFrame | None = None
+) -> dict[str, float] | None:
+    """Recall / precision of the detector's daily alerts on the simulator's injected incident days (demo only;
+    `incidents` defaults to all of them). Scored from the first day the detector can judge (min_weeks of
+    same-weekday history) on.
     """
-    incidents = truth.incidents(settings)
+    incidents = truth.incidents(settings) if incidents is None else incidents
     if incidents is None:
         return None
     detector = anomalies.load_config().detector
@@ -131,7 +138,8 @@ def build_alert_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         kinds={"python", settings.warehouse},
         description=(
             "Alerts on daily metrics (requests per service, usage cost in total and per model, error rate per "
-            "service and provider, latency per model, signups, failed payments) from a robust weekday-aware "
+            "provider and per busy service x provider, p95 latency per busy model, signups, failed payments) from "
+            "a robust weekday-aware "
             "detector, plus threshold-rule alerts on monthly KPIs (models_ml/alert_rules.yaml)."
         ),
     )

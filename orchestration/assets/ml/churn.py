@@ -36,6 +36,9 @@ WEIGHT = "mrr_weight"  # a copy of mrr: the weight of MRR-weighted capture (mrr 
 LATEST_POINTER = "LATEST"
 MODEL_RUNS_TABLE = "churn_model_runs"
 PREDICTIONS_TABLE = "churn_predictions"
+# Native (OpenMP) threads of the fit: one is fastest when the box is shared with dbt and other steps, and the
+# monthly snapshot table is small (see bench/bench_ml.py for 20,000 customers x 24 snapshots).
+FIT_THREADS = 1
 HEADLINE_METRICS = ("roc_auc", "pr_auc", "brier", "brier_baseline", "brier_skill", "lift", "capture")
 
 
@@ -76,7 +79,13 @@ def train(settings: Settings, warehouse: WarehouseResource, run_id: str) -> Trai
         if oracle_column is None:
             labelled = labelled.drop(columns="oracle_hazard")
     model = churn.fit(
-        labelled, LABEL, SNAPSHOT, exclude=NOT_FEATURES, weight_column=WEIGHT, oracle_column=oracle_column
+        labelled,
+        LABEL,
+        SNAPSHOT,
+        exclude=NOT_FEATURES,
+        weight_column=WEIGHT,
+        oracle_column=oracle_column,
+        n_threads=FIT_THREADS,
     )
     if "oracle_hazard" in model.features.columns:  # guard: the truth must never be a feature
         raise RuntimeError("the simulator's true hazard leaked into the churn model's features")

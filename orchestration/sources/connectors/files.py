@@ -155,13 +155,14 @@ class FileDropConnector:
 
     @staticmethod
     def _read_csv(path: Path, table: SourceTable) -> pa.Table:
-        # Everything as text: the contract validation casts and names the field of any bad value.
+        # Everything as undecoded bytes: the contract validation decodes (a value that is not UTF-8 rejects its
+        # row, not the file), casts and names the field of any bad value.
         with path.open(newline="", encoding="utf-8-sig") as f:  # spreadsheet exports often start with a BOM
             header = next(csv.reader(f), None)
         if not header:
             raise FileRejectedError("empty CSV file (no header)")
         options = pacsv.ConvertOptions(
-            column_types={name: pa.string() for name in header},
+            column_types={name: pa.binary() for name in header},
             strings_can_be_null=True,
             null_values=[""],
             quoted_strings_can_be_null=False,  # `""` is an empty string, an empty field is NULL

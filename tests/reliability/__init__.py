@@ -1,0 +1,1 @@
+"""Reliability helpers: warehouse content hashes and a killable extraction driver (used by tests/integration)."""
