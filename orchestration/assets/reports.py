@@ -12,9 +12,11 @@ warns when a channel failed (the files stay in the folder either way).
 
 # No `from __future__ import annotations` here: Dagster reads the asset functions' `context` annotation at
 # definition time and rejects it as a string.
+import contextlib
 import datetime as dt
 import json
-from collections.abc import Callable, Mapping
+import logging
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 import dagster as dg
@@ -34,6 +36,7 @@ from orchestration.reporting import (
     render_report,
     report_run_record,
 )
+from orchestration.reporting import delivery as delivery_library
 from orchestration.reporting.delivery import verify_folder
 from orchestration.reporting.specs import iso_week_label
 from orchestration.resources.warehouse import WarehouseResource
@@ -42,6 +45,7 @@ from orchestration.settings import Settings, secrets_environ
 REPORTS_GROUP = "reports"
 RUNS_SCHEMA, RUNS_TABLE = "reports", "report_runs"
 FULLY_DELIVERED_CHECK = "fully_delivered"
+DELIVERY_LOGGER = delivery_library.logger.name
 MONTHLY_REPORTS_JOB = "monthly_reports_job"
 WEEKLY_REPORTS_JOB = "weekly_reports_job"
 
@@ -265,6 +269,28 @@ def report_metadata(
 # ---- the assets ------------------------------------------------------------------------------------------------------
 
 
+class _ToDagsterLog(logging.Handler):
+    """Forwards the delivery library's log records (each failed attempt, each delivery) to the run's log."""
+
+    def __init__(self, log: dg.DagsterLogManager) -> None:
+        super().__init__(level=logging.INFO)
+        self.dagster_log = log
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.dagster_log.log(record.levelno, record.getMessage())
+
+
+@contextlib.contextmanager
+def _library_logs_to(log: dg.DagsterLogManager) -> Iterator[None]:
+    handler = _ToDagsterLog(log)
+    library_logger = logging.getLogger(DELIVERY_LOGGER)
+    library_logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        library_logger.removeHandler(handler)
+
+
 def _deliver(
     rendered: RenderedReport, settings: Settings, environ: Mapping[str, str], log: dg.DagsterLogManager
 ) -> tuple[list[DeliveryResult], str | None]:
@@ -274,7 +300,8 @@ def _deliver(
     except Exception as exc:  # DeliveryConfigError, unreadable file: the folder copy still stands
         log.error(f"report {rendered.report} {rendered.period}: delivery config {settings.reports_config}: {exc}")
         return [verify_folder(rendered)], f"delivery config: {exc}"
-    return deliver(rendered, config, rendered.report), None
+    with _library_logs_to(log):
+        return deliver(rendered, config, rendered.report), None
 
 
 def _report_asset(

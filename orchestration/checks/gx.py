@@ -293,19 +293,21 @@ class _Accumulator:
 
     def __init__(self, table: GuardedTable) -> None:
         self.table = table
-        self.failures: dict[int, FailedExpectation] = {}
+        # keyed by the expectation itself: GX does not keep the suite's order in its results (errors come first)
+        self.failures: dict[str, FailedExpectation] = {}
 
     def add(self, validation) -> None:
-        for index, result in enumerate(validation.results):
+        for result in validation.results:
             error = _exception_message(result)
             if result.success and error is None:
                 continue
             config = result.expectation_config
-            failure = self.failures.get(index)
+            key = json.dumps([config.type, config.kwargs], sort_keys=True, default=str)
+            failure = self.failures.get(key)
             if failure is None:
                 severity = getattr(config.severity, "value", config.severity)
                 failure = FailedExpectation(config.type, _columns(config.kwargs), str(severity) == "critical")
-                self.failures[index] = failure
+                self.failures[key] = failure
             failure.unexpected_count += int(result.result.get("unexpected_count") or 0)
             room = SAMPLE_KEYS - len(failure.sample_keys)
             if room > 0:
@@ -318,7 +320,7 @@ class _Accumulator:
             engine,
             rows_validated=rows,
             evaluated=self.table.expectation_count,
-            failures=[self.failures[i] for i in sorted(self.failures)],
+            failures=list(self.failures.values()),
         )
 
 

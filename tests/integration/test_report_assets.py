@@ -58,6 +58,7 @@ class Materialized:
     month: dt.date  # the last closed month
     monday: dt.date  # the last complete ISO week
     results: dict[str, dg.ExecuteInProcessResult]
+    instance: dg.DagsterInstance
 
     def directory(self, report: str) -> Path:
         period = f"{self.month:%Y-%m}" if report == MBR else iso_week_label(self.monday)
@@ -96,11 +97,14 @@ def materialized(built_warehouse: Settings, tmp_path_factory: pytest.TempPathFac
     sunday = as_of - dt.timedelta(days=as_of.isoweekday() % 7)
     monday = sunday - dt.timedelta(days=6)
     reports = build_report_assets(settings, environ={WEBHOOK_ENV: f"http://127.0.0.1:{closed_port()}/hook"})
+    instance = dg.DagsterInstance.ephemeral()
     results = {
-        report: dg.materialize(reports, selection=[report_key(report)], partition_key=key, resources=resources)
+        report: dg.materialize(
+            reports, selection=[report_key(report)], partition_key=key, resources=resources, instance=instance
+        )
         for report, key in ((MBR, month.isoformat()), (USAGE, monday.isoformat()), (CHURN, monday.isoformat()))
     }
-    return Materialized(settings, warehouse, month, monday, results)
+    return Materialized(settings, warehouse, month, monday, results, instance)
 
 
 def pdf_text(path: Path) -> str:
@@ -249,6 +253,9 @@ def test_a_failed_webhook_is_a_partial_delivery_with_a_warning_and_the_files_kep
     assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
     assert materialized.materialization(CHURN).metadata["status"].value == "partial"
     assert materialized.file(CHURN, "pdf").exists()
+    messages = [e.user_message for e in materialized.instance.all_logs(materialized.results[CHURN].run_id)]
+    assert any("webhook delivery attempt 1 failed" in m for m in messages)  # each attempt is in the run's log
+    assert any("not fully delivered" in m for m in messages)
 
 
 def test_a_period_without_its_inputs_fails_naming_the_table_and_is_logged(materialized: Materialized) -> None:

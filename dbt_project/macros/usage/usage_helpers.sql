@@ -14,6 +14,21 @@
     quantile_cont({{ expression }}, {{ fraction }})
 {%- endmacro %}
 
+{#- Several exact percentiles in one aggregate (one sort per group instead of one per percentile), returned as an
+    array/list indexed from 1 in the order of `fractions`: DuckDB quantile_cont(expr, [..]), PostgreSQL
+    percentile_cont(array[..]) within group. -#}
+{% macro exact_percentiles(expression, fractions) -%}
+    {{ return(adapter.dispatch('exact_percentiles')(expression, fractions)) }}
+{%- endmacro %}
+
+{% macro default__exact_percentiles(expression, fractions) -%}
+    percentile_cont(array[{{ fractions | join(', ') }}]::double precision[]) within group (order by {{ expression }})
+{%- endmacro %}
+
+{% macro duckdb__exact_percentiles(expression, fractions) -%}
+    quantile_cont({{ expression }}, [{{ fractions | join(', ') }}])
+{%- endmacro %}
+
 {#- Milliseconds from start to end timestamp (bigint). -#}
 {% macro milliseconds_between(start_expression, end_expression) -%}
     {{ return(adapter.dispatch('milliseconds_between')(start_expression, end_expression)) }}

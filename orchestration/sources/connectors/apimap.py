@@ -61,7 +61,8 @@ def enum_code(value: Any, codes: Mapping[int, str]) -> int | str | None:
 
 
 def to_arrow(table: SourceTable, rows: Iterable[Mapping[str, Any]]) -> pa.Table:
-    """Rows (dicts by contract column) -> a table in `table.arrow_schema`; strings where a value did not convert."""
+    """Rows (dicts by contract column) -> a table in `table.arrow_schema`; strings where a value did not convert
+    (bytes where a value is undecodable text)."""
     rows = list(rows)
     arrays, fields = [], []
     for column in table.columns:
@@ -70,8 +71,11 @@ def to_arrow(table: SourceTable, rows: Iterable[Mapping[str, Any]]) -> pa.Table:
             array = pa.array(values, type=column.type)
             field = pa.field(column.name, column.type)
         except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
-            array = pa.array([None if v is None else _text(v) for v in values], type=pa.string())
-            field = pa.field(column.name, pa.string())
+            if any(isinstance(v, bytes) for v in values):  # text that is not UTF-8: the contract rejects the row
+                array = pa.array([v if v is None or isinstance(v, bytes) else _text(v).encode() for v in values])
+            else:
+                array = pa.array([None if v is None else _text(v) for v in values], type=pa.string())
+            field = pa.field(column.name, array.type)
         arrays.append(array)
         fields.append(field)
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))

@@ -157,8 +157,9 @@ class FileDropConnector:
     def _read_csv(path: Path, table: SourceTable) -> pa.Table:
         # Everything as undecoded bytes: the contract validation decodes (a value that is not UTF-8 rejects its
         # row, not the file), casts and names the field of any bad value.
-        with path.open(newline="", encoding="utf-8-sig") as f:  # spreadsheet exports often start with a BOM
-            header = next(csv.reader(f), None)
+        with path.open("rb") as f:  # only the header line is decoded here (values stay bytes, see below)
+            first_line = f.readline().decode("utf-8-sig")  # spreadsheet exports often start with a BOM
+        header = next(csv.reader([first_line]), None)
         if not header:
             raise FileRejectedError("empty CSV file (no header)")
         options = pacsv.ConvertOptions(
@@ -172,8 +173,10 @@ class FileDropConnector:
     @staticmethod
     def _read_jsonl(path: Path, table: SourceTable) -> pa.Table:
         rows = []
-        with path.open(encoding="utf-8") as f:
-            for number, line in enumerate(f, start=1):
+        with path.open("rb") as f:
+            for number, raw_line in enumerate(f, start=1):
+                # Bytes that are not UTF-8 stay bytes (surrogateescape), so the contract rejects that row by field.
+                line = raw_line.decode("utf-8", "surrogateescape")
                 if not line.strip():
                     continue
                 try:
@@ -182,7 +185,7 @@ class FileDropConnector:
                     raise FileRejectedError(f"line {number}: invalid JSON ({exc.msg})") from exc
                 if not isinstance(record, dict):
                     raise FileRejectedError(f"line {number}: expected a JSON object")
-                rows.append({k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in record.items()})
+                rows.append({k: _json_value(v) for k, v in record.items()})
         present = {k for row in rows for k in row}
         data = apimap.to_arrow(table, rows)
         return data.select([c for c in data.column_names if c in present])
@@ -211,6 +214,18 @@ class FileDropConnector:
 
     def close(self) -> None:
         pass
+
+
+def _json_value(value: object) -> object:
+    """Nested JSON as text; text holding undecodable bytes back as those bytes."""
+    if isinstance(value, dict | list):
+        return json.dumps(value)
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "surrogateescape")
+    return value
 
 
 def _move(path: Path, folder: Path) -> Path:

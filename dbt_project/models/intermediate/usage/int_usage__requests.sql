@@ -2,17 +2,41 @@
 {#- One row per LiteLLM request (request_id), de-duplicated: the latest loaded copy wins. Daily-partitioned on
     the request's start day; the internal flag is taken when the day is (re)processed. -#}
 
+{%- set columns = [
+    'request_id', 'started_at', 'ended_at', 'customer_external_id', 'user_id', 'service', 'provider', 'model',
+    'status', 'is_cache_hit', 'prompt_tokens', 'completion_tokens', 'spend', 'request_duration_ms', 'loaded_at'
+] %}
+
 with spend_logs as (
-    select *
+    select {{ columns | join(', ') }}
     from {{ ref('stg_litellm__spend_logs') }}
     where {{ usage_partition_filter('started_at') }}
 ),
 
+-- Copies are rare: one hash aggregate finds them and only their rows are ranked, instead of sorting every row.
+duplicate_ids as (
+    select request_id
+    from spend_logs
+    group by request_id
+    having count(*) > 1
+),
+
 ranked as (
     select
-        *,
-        row_number() over (partition by request_id order by loaded_at desc) as copy_rank
+        {% for column in columns %}spend_logs.{{ column }}, {% endfor %}
+        row_number() over (partition by spend_logs.request_id order by spend_logs.loaded_at desc) as copy_rank
     from spend_logs
+    inner join duplicate_ids on spend_logs.request_id = duplicate_ids.request_id
+),
+
+deduplicated as (
+    select {{ columns | join(', ') }}
+    from spend_logs
+    where not exists (select 1 from duplicate_ids where duplicate_ids.request_id = spend_logs.request_id)
+    union all
+    select {{ columns | join(', ') }}
+    from ranked
+    where copy_rank = 1
 ),
 
 internal_customers as (
@@ -29,29 +53,28 @@ internal_users as (
 )
 
 select
-    ranked.request_id,
-    ranked.started_at,
-    cast(ranked.started_at as date) as usage_date,
-    date_trunc('hour', ranked.started_at) as usage_hour,
-    ranked.customer_external_id,
-    ranked.user_id,
-    ranked.service,
-    ranked.provider,
-    ranked.model,
-    coalesce(ranked.status = 'failure', false) as is_failed,
-    coalesce(ranked.is_cache_hit, false) as is_cache_hit,
-    coalesce(ranked.prompt_tokens, 0) as prompt_tokens,
-    coalesce(ranked.completion_tokens, 0) as completion_tokens,
-    coalesce(ranked.prompt_tokens, 0) + coalesce(ranked.completion_tokens, 0) as total_tokens,
+    deduplicated.request_id,
+    deduplicated.started_at,
+    cast(deduplicated.started_at as date) as usage_date,
+    date_trunc('hour', deduplicated.started_at) as usage_hour,
+    deduplicated.customer_external_id,
+    deduplicated.user_id,
+    deduplicated.service,
+    deduplicated.provider,
+    deduplicated.model,
+    coalesce(deduplicated.status = 'failure', false) as is_failed,
+    coalesce(deduplicated.is_cache_hit, false) as is_cache_hit,
+    coalesce(deduplicated.prompt_tokens, 0) as prompt_tokens,
+    coalesce(deduplicated.completion_tokens, 0) as completion_tokens,
+    coalesce(deduplicated.prompt_tokens, 0) + coalesce(deduplicated.completion_tokens, 0) as total_tokens,
     -- exact decimals: sums of doubles depend on the summation order, so reruns would differ in the last digits
-    cast(coalesce(ranked.spend, 0) as decimal(18, 10)) as cost_usd,
+    cast(coalesce(deduplicated.spend, 0) as decimal(18, 10)) as cost_usd,
     coalesce(
-        ranked.request_duration_ms, {{ milliseconds_between('ranked.started_at', 'ranked.ended_at') }}
+        deduplicated.request_duration_ms, {{ milliseconds_between('deduplicated.started_at', 'deduplicated.ended_at') }}
     ) as latency_ms,
     (internal_customers.customer_external_id is not null or internal_users.user_id is not null) as is_internal
-from ranked
+from deduplicated
 left join internal_customers
-    on ranked.customer_external_id = internal_customers.customer_external_id
+    on deduplicated.customer_external_id = internal_customers.customer_external_id
 left join internal_users
-    on ranked.user_id = internal_users.user_id
-where ranked.copy_rank = 1
+    on deduplicated.user_id = internal_users.user_id

@@ -93,18 +93,28 @@ user_activity as (
     where users.customer_id is not null
 ),
 
+-- customer-days first, so the windows below are plain sums (distinct counts only for active users)
+customer_activity_daily as (
+    select
+        customer_id,
+        activity_date,
+        sum(logins) as logins,
+        sum(login_errors) as login_errors,
+        max(case when is_active then 1 else 0 end) as is_active_day
+    from user_activity
+    group by customer_id, activity_date
+),
+
 activity_windows as (
     select
-        user_activity.customer_id,
-        user_activity.user_id,
-        user_activity.activity_date,
-        {{ add_months(month_start('user_activity.activity_date'), 'offsets.month_offset') }} as snapshot_month,
-        {{ days_between('user_activity.activity_date', month_end(add_months(month_start('user_activity.activity_date'), 'offsets.month_offset'))) }}
+        customer_activity_daily.customer_id,
+        {{ add_months(month_start('customer_activity_daily.activity_date'), 'offsets.month_offset') }} as snapshot_month,
+        {{ days_between('customer_activity_daily.activity_date', month_end(add_months(month_start('customer_activity_daily.activity_date'), 'offsets.month_offset'))) }}
             as days_before,
-        user_activity.logins,
-        user_activity.login_errors,
-        user_activity.is_active
-    from user_activity
+        customer_activity_daily.logins,
+        customer_activity_daily.login_errors,
+        customer_activity_daily.is_active_day
+    from customer_activity_daily
     cross join offsets
 ),
 
@@ -116,12 +126,29 @@ activity_features as (
         sum(case when days_before < 30 then logins else 0 end) as logins_30d,
         sum(case when days_before >= 30 then logins else 0 end) as logins_prev_30d,
         sum(case when days_before < 30 then login_errors else 0 end) as login_errors_30d,
-        count(distinct case when days_before < 7 and is_active then activity_date end) as active_days_7d,
-        count(distinct case when days_before < 30 and is_active then activity_date end) as active_days_30d,
-        count(distinct case when days_before >= 30 and is_active then activity_date end) as active_days_prev_30d,
-        count(distinct case when days_before < 30 and is_active then user_id end) as active_users_30d
+        sum(case when days_before < 7 then is_active_day else 0 end) as active_days_7d,
+        sum(case when days_before < 30 then is_active_day else 0 end) as active_days_30d,
+        sum(case when days_before >= 30 then is_active_day else 0 end) as active_days_prev_30d
     from activity_windows
     where days_before between 0 and 59
+    group by customer_id, snapshot_month
+),
+
+-- a 30-day window ending on a month end reaches back into at most the previous month
+active_user_windows as (
+    select distinct
+        user_activity.customer_id,
+        user_activity.user_id,
+        {{ add_months(month_start('user_activity.activity_date'), 'offsets.month_offset') }} as snapshot_month
+    from user_activity
+    inner join offsets on offsets.month_offset < 2
+    where user_activity.is_active
+        and {{ days_between('user_activity.activity_date', month_end(add_months(month_start('user_activity.activity_date'), 'offsets.month_offset'))) }} < 30
+),
+
+active_users as (
+    select customer_id, snapshot_month, count(*) as active_users_30d
+    from active_user_windows
     group by customer_id, snapshot_month
 ),
 
@@ -207,17 +234,17 @@ select
     cast(snapshots.mrr - coalesce(mrr_1m.mrr, 0) as decimal(18, 2)) as mrr_change_1m,
     cast(snapshots.mrr - coalesce(mrr_3m.mrr, 0) as decimal(18, 2)) as mrr_change_3m,
     coalesce(seats.seats, 0) as seats,
-    coalesce(activity_features.active_users_30d, 0) as active_users_30d,
-    {{ decimal_ratio('coalesce(activity_features.active_users_30d, 0)', 'seats.seats') }} as active_user_share_30d,
+    coalesce(active_users.active_users_30d, 0) as active_users_30d,
+    {{ decimal_ratio('coalesce(active_users.active_users_30d, 0)', 'seats.seats') }} as active_user_share_30d,
     cast(coalesce(activity_features.logins_7d, 0) as bigint) as logins_7d,
     cast(coalesce(activity_features.logins_30d, 0) as bigint) as logins_30d,
     cast(coalesce(activity_features.logins_prev_30d, 0) as bigint) as logins_prev_30d,
     {{ decimal_ratio('coalesce(activity_features.logins_30d, 0)', 'activity_features.logins_prev_30d') }}
         as logins_trend,
     cast(coalesce(activity_features.login_errors_30d, 0) as bigint) as login_errors_30d,
-    coalesce(activity_features.active_days_7d, 0) as active_days_7d,
-    coalesce(activity_features.active_days_30d, 0) as active_days_30d,
-    coalesce(activity_features.active_days_prev_30d, 0) as active_days_prev_30d,
+    cast(coalesce(activity_features.active_days_7d, 0) as bigint) as active_days_7d,
+    cast(coalesce(activity_features.active_days_30d, 0) as bigint) as active_days_30d,
+    cast(coalesce(activity_features.active_days_prev_30d, 0) as bigint) as active_days_prev_30d,
     {{ decimal_ratio('coalesce(activity_features.active_days_30d, 0)', 'activity_features.active_days_prev_30d') }}
         as active_days_trend,
     cast(coalesce(usage_features.requests_30d, 0) as bigint) as requests_30d,
@@ -259,6 +286,9 @@ left join usage_features
 left join activity_features
     on snapshots.customer_id = activity_features.customer_id
     and snapshots.snapshot_month = activity_features.snapshot_month
+left join active_users
+    on snapshots.customer_id = active_users.customer_id
+    and snapshots.snapshot_month = active_users.snapshot_month
 left join seats
     on snapshots.customer_id = seats.customer_id
     and snapshots.snapshot_month = seats.snapshot_month

@@ -32,9 +32,7 @@ aggregated as (
         cast(sum(total_tokens) as bigint) as total_tokens,
         cast(sum(cost_usd) as decimal(18, 10)) as cost_usd,
         cast(sum(case when is_cache_hit then 1 else 0 end) as bigint) as cache_hits,
-        cast({{ exact_percentile('latency_ms', 0.5) }} as decimal(18, 3)) as latency_p50_ms,
-        cast({{ exact_percentile('latency_ms', 0.95) }} as decimal(18, 3)) as latency_p95_ms,
-        cast({{ exact_percentile('latency_ms', 0.99) }} as decimal(18, 3)) as latency_p99_ms
+        {{ exact_percentiles('latency_ms', [0.5, 0.95, 0.99]) }} as latency_percentiles_ms
     from requests
     group by usage_date, customer_external_id, service, provider, model
 )
@@ -56,9 +54,9 @@ select
     {{ safe_ratio('aggregated.cache_hits', 'aggregated.requests') }} as cache_hit_rate,
     cast(coalesce(aggregated.cache_hits * model_day_prices.avg_uncached_cost_usd, 0) as decimal(18, 6))
         as estimated_cache_savings_usd,
-    aggregated.latency_p50_ms,
-    aggregated.latency_p95_ms,
-    aggregated.latency_p99_ms
+    cast(aggregated.latency_percentiles_ms[1] as decimal(18, 3)) as latency_p50_ms,
+    cast(aggregated.latency_percentiles_ms[2] as decimal(18, 3)) as latency_p95_ms,
+    cast(aggregated.latency_percentiles_ms[3] as decimal(18, 3)) as latency_p99_ms
 from aggregated
 left join model_day_prices
     on aggregated.usage_date = model_day_prices.usage_date
