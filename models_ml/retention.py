@@ -98,6 +98,9 @@ def _validated(survivors: Sequence[float]) -> np.ndarray:
     return values
 
 
+LOG_PARAM_BOUNDS = [(-9.0, 9.0), (-9.0, 9.0)]  # log alpha, log beta: e^9 ~ 8,100 is already near-geometric
+
+
 def _negative_log_likelihood(log_params: np.ndarray, cohorts: list[np.ndarray]) -> float:
     alpha, beta = np.exp(log_params)
     total = 0.0
@@ -119,10 +122,15 @@ def fit_sbg_cohorts(cohorts: Sequence[Sequence[float]]) -> SBGFit:
         raise ValueError("no cohorts to fit")
     start = np.log([1.0, 1.0])
     result = optimize.minimize(
-        _negative_log_likelihood, start, args=(arrays,), method="L-BFGS-B", bounds=[(-9.0, 9.0), (-9.0, 9.0)]
+        _negative_log_likelihood, start, args=(arrays,), method="L-BFGS-B", bounds=LOG_PARAM_BOUNDS
     )
     if not result.success:  # Nelder-Mead is slower but does not need gradients that may blow up at the bounds
-        result = optimize.minimize(_negative_log_likelihood, result.x, args=(arrays,), method="Nelder-Mead")
+        # the same bounds: on near-flat cohorts the likelihood keeps improving as alpha, beta -> infinity together
+        fallback = optimize.minimize(
+            _negative_log_likelihood, result.x, args=(arrays,), method="Nelder-Mead", bounds=LOG_PARAM_BOUNDS
+        )
+        if fallback.success or fallback.fun <= result.fun:
+            result = fallback
     alpha, beta = np.exp(result.x)
     return SBGFit(
         alpha=float(alpha),

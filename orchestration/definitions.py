@@ -21,6 +21,7 @@ from orchestration.jobs import build_all_assets_job, build_daily_refresh_job, bu
 from orchestration.resources.warehouse import WarehouseResource
 from orchestration.schedules import build_daily_refresh_schedule, build_report_schedules, build_train_models_schedule
 from orchestration.sensors import build_run_failure_sensor
+from orchestration.sensors_file_drops import build_file_drop_sensor
 from orchestration.settings import Settings, get_settings
 
 
@@ -51,8 +52,8 @@ def asset_checks(settings: Settings, asset_keys: set[dg.AssetKey]) -> list[dg.As
 
 
 def sensors(settings: Settings) -> list[dg.SensorDefinition]:
-    """Sensors, e.g. the run-failure notification (orchestration/sensors.py)."""
-    return [build_run_failure_sensor(settings)]
+    """The run-failure notification (orchestration/sensors.py) and the file-drop sensor (files-mode sources)."""
+    return [build_run_failure_sensor(settings), build_file_drop_sensor(settings)]
 
 
 def build_definitions(settings: Settings, manifest: dict[str, Any] | None = None) -> dg.Definitions:

@@ -23,12 +23,14 @@ import pytest
 from pypdf import PdfReader
 
 from orchestration.assets.ml import build_ml_assets
+from orchestration.assets.report_queries import MONTHLY_REVIEW_TABLES, WEEKLY_USAGE_TABLES
 from orchestration.assets.reports import FULLY_DELIVERED_CHECK, build_report_assets, build_report_jobs, report_key
 from orchestration.reporting.formatting import integer, money, pct
 from orchestration.reporting.specs import add_months, iso_week_label
 from orchestration.resources.warehouse import WarehouseResource
 from orchestration.schedules import MONTHLY_REPORTS_SCHEDULE, WEEKLY_REPORTS_SCHEDULE, build_report_schedules
 from orchestration.settings import Settings
+from tests.integration.simulated_warehouse import dbt_node_statuses
 
 pytestmark = pytest.mark.slow
 
@@ -86,6 +88,11 @@ def materialized(built_warehouse: Settings, tmp_path_factory: pytest.TempPathFac
         f"webhook:\n  url_env: {WEBHOOK_ENV}\n  timeout_s: 2\nretry:\n  attempts: 2\n  initial_wait_s: 0\n"
         f"reports:\n  {CHURN}:\n    webhook: true\n"
     )
+    statuses = dbt_node_statuses(built_warehouse)
+    marts = {name for schema, name in MONTHLY_REVIEW_TABLES + WEEKLY_USAGE_TABLES if schema == "marts"}
+    broken = {m: statuses.get(f"model.saas_metrics.{m}") for m in sorted(marts | {"customer_features_monthly"})}
+    broken = {m: status for m, status in broken.items() if status != "success"}
+    assert not broken, f"dbt build did not build marts the reports (or the ML assets) read: {broken}"
     settings = replace(built_warehouse, reports_dir=out / "reports", reports_config=config)
     warehouse = WarehouseResource.from_settings(settings)
     resources = {"warehouse": warehouse}

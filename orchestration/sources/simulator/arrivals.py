@@ -62,6 +62,7 @@ def arrive(world: World, day: int, t0: int) -> np.ndarray:
         intensity=intensity,
         tokens_per_request=np.exp(g.normal(np.log(2400), 0.4, n)),
         eng_mean=eng_mean,
+        eng_base=eng_mean,
         eng=eng_mean + g.normal(0, 0.2, n),
         err_prone=np.clip(np.exp(g.normal(np.log(0.012), 0.7, n)), 0.001, 0.3),
         pay_risk=g.beta(1.2, 25, n),

@@ -12,9 +12,17 @@ from .clock import Stream, rng
 from .world import ACTIVE_STATES, CHANNEL_HAZARD, PAYING, World
 
 ENGAGEMENT_PULL, ENGAGEMENT_VOL = 0.03, 0.07  # AR(1): mean reversion and daily volatility
+# Disengagement episodes (a champion leaves, a project ends): the level engagement reverts to drops, so logins and
+# usage collapse over the following weeks; some episodes end and engagement recovers to the customer's usual level.
+DISENGAGE_DAILY, RECOVER_DAILY = 0.0011, 0.004
+DISENGAGE_DROP = (1.0, 2.2)
 LOGINS_PER_USER_DAY = 0.45
 TIER_USAGE = 0.3 * np.array([0.5, 0.8, 1.4, 3.5])  # by tier (free, starter, pro, enterprise)
-HAZARD_INTERCEPT = -3.45
+# Monthly churn hazard (logit): concentrated like real SaaS churn, low for engaged customers with a working card and
+# a plan that fits, steep in the observable drivers (collapsed engagement, repeated payment failures, poor fit).
+HAZARD_INTERCEPT = -4.9
+HAZARD_ENGAGEMENT, HAZARD_DISENGAGED = 1.2, 3.0
+HAZARD_FAILED_PAYMENTS, HAZARD_POOR_FIT = 1.4, 0.9
 DAYS_PER_MONTH = 30.44
 
 
@@ -23,6 +31,13 @@ def step_engagement(world: World, day: int) -> None:
     g = rng(world.cfg.seed, day, Stream.BEHAVIOUR)
     eng = c["eng"]
     eng += ENGAGEMENT_PULL * (c["eng_mean"] - eng) + ENGAGEMENT_VOL * g.standard_normal(c.n)
+    draw, drop = g.random(c.n), g.uniform(*DISENGAGE_DROP, c.n)
+    disengaged = c["eng_mean"] < c["eng_base"]
+    c["eng_mean"][:] = np.where(
+        disengaged,
+        np.where(draw < RECOVER_DAILY, c["eng_base"], c["eng_mean"]),
+        np.where(draw < DISENGAGE_DAILY, c["eng_base"] - drop, c["eng_mean"]),
+    )
 
 
 def customer_tier(world: World) -> np.ndarray:
@@ -41,7 +56,7 @@ class UsageDay(NamedTuple):
 
 
 def simulate_activity(
-    world: World, day: int, incident_error_boost: float, cost_spike_customer: int | None = None
+    world: World, day: int, incident_error_boost: float, runaway_customer: int | None = None, runaway_requests: int = 0
 ) -> None:
     """Requests per customer-day and logins per user-day (expanded into rows only when asked for)."""
     c = world.cust
@@ -62,8 +77,8 @@ def simulate_activity(
         * active
     )
     requests = g.poisson(lam)
-    if cost_spike_customer is not None and cost_spike_customer < c.n and requests[cost_spike_customer] > 0:
-        requests[cost_spike_customer] *= 15
+    if runaway_customer is not None and active[runaway_customer]:
+        requests[runaway_customer] += runaway_requests
     busy = np.flatnonzero(requests)
     # the users each busy customer's requests can come from, as of today (prefix-stable expansion)
     eligible = np.flatnonzero(enabled)
@@ -95,12 +110,14 @@ def monthly_hazard(world: World, day: int) -> np.ndarray:
     use_ratio = c["tokens_ewma"] * DAYS_PER_MONTH / quota[tier]
     poor_fit = np.clip(-np.log10(use_ratio + 1e-3) - 1.0, 0.0, 2.0)  # paying for far more than used
     tenure_months = np.where(c["paid_since_day"] >= 0, (day - c["paid_since_day"]) / DAYS_PER_MONTH, 0.0)
+    disengagement = np.maximum(c["eng_base"] - c["eng"], 0.0)  # how far below its usual level engagement fell
     logit = (
         HAZARD_INTERCEPT
-        - 1.1 * c["eng"]
+        - HAZARD_ENGAGEMENT * c["eng"]
+        + HAZARD_DISENGAGED * disengagement
         + 25.0 * (c["err_ewma"] - 0.012)
-        + 0.8 * c["fail_ewma"]
-        + 0.5 * poor_fit
+        + HAZARD_FAILED_PAYMENTS * np.minimum(c["fail_ewma"], 3.0)
+        + HAZARD_POOR_FIT * poor_fit
         - 0.35 * np.log1p(tenure_months)
         + CHANNEL_HAZARD[c["channel"]]
         + 0.3 * c["noise"]

@@ -210,7 +210,8 @@ def churn_and_reactivate(world: World, day: int, t0: int, g: np.random.Generator
         world.slot["sub"][2 * back] = world.start_subscriptions(
             back, plan, at, chain=world.new_chains(back.size), prev=np.full(back.size, -1), trial=False
         )
-        c["eng"][back] = np.maximum(c["eng"][back], c["eng_mean"][back])  # they came back for a reason
+        c["eng_mean"][back] = c["eng_base"][back]  # they came back for a reason: the disengagement is over
+        c["eng"][back] = np.maximum(c["eng"][back], c["eng_mean"][back])
         _become_paying(world, back, day, at, g)
     return back
 

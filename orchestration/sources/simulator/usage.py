@@ -28,6 +28,8 @@ METADATA = ('{"environment": "production"}', '{"environment": "staging"}', "{}")
 TAGS = ('["prod"]', "[]", '["batch"]')
 WEEKDAY_HOURS = HOUR_WEIGHTS
 FLUSH_DELAY_US = 10 * US_PER_SECOND
+RUNAWAY_BUDGET_USD = (40.0, 250.0)  # what an injected runaway job costs (list price, before cache hits/failures)
+RUNAWAY_MAX_REQUESTS = 20_000
 
 
 MODEL_CDF = np.cumsum(MODEL_SHARE) / MODEL_SHARE.sum()
@@ -168,15 +170,23 @@ def incident_for_day(world: World, day: int) -> dict[str, object]:
             "latency_factor": factor,
             "description": f"{model} latency x{factor:.1f}",
         }
-    paying = np.flatnonzero(world.cust["state"] == 2)
-    if paying.size == 0:
+    # a runaway job (a retry loop, a batch run twice) on an active customer: thousands of extra requests on the most
+    # expensive model, costing tens to hundreds of USD in a day, several times the platform's usual daily AI cost
+    c = world.cust
+    paying = np.flatnonzero(c["state"] == 2)
+    active = paying[c["tokens_ewma"][paying] >= np.median(c["tokens_ewma"][paying])] if paying.size else paying
+    if active.size == 0:
         return {}
-    customer = int(paying[int(g.integers(0, paying.size))])
+    customer = int(active[int(g.integers(0, active.size))])
+    budget_usd = float(g.uniform(*RUNAWAY_BUDGET_USD))
+    per_request = c["tokens_per_request"][customer] * (0.7 * PRICE_IN[EXPENSIVE] + 0.3 * PRICE_OUT[EXPENSIVE])
+    extra = int(min(budget_usd / per_request, RUNAWAY_MAX_REQUESTS))
     return {
         "day": date,
         "scope_kind": "customer",
         "scope": "",
         "customer": customer,
+        "extra_requests": extra,
         "metric": "cost",
-        "description": "one customer's runaway job: 15x requests on claude-sonnet-4-5",
+        "description": f"one customer's runaway job: +{extra} requests on claude-sonnet-4-5 (about ${budget_usd:.0f})",
     }

@@ -70,7 +70,8 @@ class World:
                 "intensity": (f64, 1.0),
                 "tokens_per_request": (f64, 2400.0),
                 "eng": (f64, 0.0),
-                "eng_mean": (f64, 0.0),
+                "eng_mean": (f64, 0.0),  # where engagement currently reverts to (drops during a disengagement)
+                "eng_base": (f64, 0.0),  # the customer's usual engagement level
                 "err_prone": (f64, 0.01),
                 "pay_risk": (f64, 0.03),
                 "noise": (f64, 0.0),
