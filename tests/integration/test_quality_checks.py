@@ -212,13 +212,14 @@ def test_failed_raw_check_stops_downstream_dbt_models_in_the_same_run(demo_compa
         assert set(evaluations) == set(raw_keys) and all(e.passed for e in evaluations.values())
         assert staging in {e.asset_key for e in good.get_asset_materialization_events()}
 
-        # A negative tax amount passes the extraction contract (types, required, enums) but not the GX suite.
+        # An invoice issued before the company existed passes the extraction contract (types, required fields,
+        # enums, non-negative amounts) but not the GX suite.
         source = settings.source_dir / "lago.duckdb"
         with duckdb.connect(str(source)) as con:
             bad_id = con.execute("SELECT id FROM invoices ORDER BY id LIMIT 1").fetchone()[0]
             con.execute(
-                "UPDATE invoices SET taxes_amount_cents = -500, updated_at = (SELECT max(updated_at) FROM invoices) "
-                "+ INTERVAL 1 MINUTE WHERE id = ?",
+                "UPDATE invoices SET issuing_date = DATE '2012-01-31', "
+                "updated_at = (SELECT max(updated_at) FROM invoices) + INTERVAL 1 MINUTE WHERE id = ?",
                 [bad_id],
             )
         bad = _run(defs, [invoices, staging], instance)
@@ -226,7 +227,7 @@ def test_failed_raw_check_stops_downstream_dbt_models_in_the_same_run(demo_compa
         evaluation = _check_evaluations(bad)[invoices]
         assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR and evaluation.blocking
         meta = evaluation.metadata
-        assert meta["failing_columns"].data == ["taxes_amount_cents"]
+        assert meta["failing_columns"].data == ["issuing_date"]
         assert meta["expectations_failed"].value == 1
         assert (
             meta["expectations_evaluated"].value
