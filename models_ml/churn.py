@@ -34,7 +34,7 @@ from sklearn.inspection import permutation_importance
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder, StandardScaler
 from threadpoolctl import threadpool_limits
 
 from models_ml.evaluation import calibration_table, classification_metrics, lift_and_capture
@@ -113,11 +113,20 @@ def _numeric_frame(frame: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
     return out
 
 
+def signed_log1p(x: np.ndarray) -> np.ndarray:
+    """sign(x) * log(1 + |x|): counts, tokens and costs are heavy-tailed; a linear model needs them on a log scale."""
+    return np.sign(x) * np.log1p(np.abs(x))
+
+
 def _logistic_pipeline(spec: FeatureSpec, random_state: int) -> Pipeline:
     transformers = []
     if spec.numeric:
         numeric = Pipeline(
-            [("impute", SimpleImputer(strategy="median", add_indicator=True)), ("scale", StandardScaler())]
+            [
+                ("impute", SimpleImputer(strategy="median", add_indicator=True)),
+                ("log", FunctionTransformer(signed_log1p, feature_names_out="one-to-one")),
+                ("scale", StandardScaler()),
+            ]
         )
         transformers.append(("numeric", numeric, list(spec.numeric)))
     if spec.categorical:

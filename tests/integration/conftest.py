@@ -9,6 +9,7 @@ import pytest
 from orchestration.prepare_manifest import prepare_manifest
 from orchestration.settings import Settings
 from tests.integration.simulated_warehouse import build_simulated_warehouse
+from tests.reliability.reference import reliability_reference  # noqa: F401  (crash-recovery and idempotency tests)
 
 
 @pytest.fixture(scope="session")

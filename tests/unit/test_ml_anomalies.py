@@ -80,6 +80,13 @@ def test_threshold_rules_from_the_default_yaml():
     assert len(combined) == 2
 
 
+def test_default_yaml_configures_the_fed_metrics():
+    metrics = anomalies.load_config().detector.metrics
+    latency = metrics["latency_p95_ms"]  # only slower is bad; a 5 % floor keeps daily p95 jitter quiet
+    assert latency.direction == "up" and latency.min_relative_scale == pytest.approx(0.05)
+    assert "mrr_change_usd" not in metrics  # no daily series feeds it
+
+
 def test_config_errors_are_named(tmp_path):
     path = tmp_path / "rules.yaml"
     path.write_text("rules:\n  - {name: bad, metric: x, op: '!=', threshold: 1}\n")

@@ -142,3 +142,12 @@ def test_ltv_projection_rejects_cohort_gaps():
     cohorts = pd.DataFrame({"tier": "a", "cohort_month": "2024-01", "period": [0, 2], "customers": [10, 5]})
     with pytest.raises(ValueError, match="2024-01"):
         ltv_projection(cohorts, pd.DataFrame({"tier": ["a"], "arpa": [1.0], "gross_margin_pct": [1.0]}))
+
+
+def test_near_flat_cohort_fit_stays_within_the_parameter_bounds():
+    # almost nobody churns: the likelihood keeps improving as alpha, beta grow together; the fit must stop at the
+    # bounds (an unbounded Nelder-Mead fallback once returned alpha ~ 5.6e14)
+    fit = fit_sbg_cohorts([[10, 10, 10, 10, 10, 9, 9]])
+    assert np.isfinite(fit.log_likelihood)
+    assert np.exp(-9) <= fit.alpha <= np.exp(9) * 1.0001 and np.exp(-9) <= fit.beta <= np.exp(9) * 1.0001
+    assert fit.alpha / (fit.alpha + fit.beta) < 0.1  # still a small churn probability
