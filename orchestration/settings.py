@@ -150,6 +150,9 @@ class Settings:
             "delinquency_churn_days": self.delinquency_churn_days,
             "trial_conversion_days": self.trial_conversion_days,
             "internal_email_domains": list(self.internal_email_domains),
+            # a daily usage run re-aggregates the previous days too: rows flushed late by LiteLLM (the extraction
+            # re-reads the same 2-day lookback) land in days already processed
+            "usage_lookback_days": 2,
         }
 
 

@@ -13,7 +13,7 @@ import datetime as dt
 import io
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import duckdb
@@ -150,7 +150,7 @@ def _splice(data: bytes, case: Case) -> bytes:
 def write_file_drop(batch: Batch, case: Case, landing: Path) -> Path:
     folder = landing / batch.source.raw_name
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{case.name}.{ {'csv': 'csv', 'jsonl': 'jsonl', 'parquet': 'parquet'}[case.channel] }"
+    path = folder / f"{case.name}.{case.channel}"  # the channel names the format: csv, jsonl, parquet
     contract = {c.name: c for c in batch.source.columns}
     if case.channel == "csv":
         text = io.StringIO()
@@ -275,12 +275,11 @@ def test_bad_input_case(case: Case, make_settings, request, tmp_path: Path) -> N
     source = batch.source
 
     if case.previous:
-        before = channel.extract(
-            build_batch(case, PREVIOUS_SHIFT, with_bad=False)
-            if case.good_rows
-            else build_batch(Case(**{**case.__dict__, "good_rows": 3}), with_bad=False)
-        )
+        # an earlier extraction of the same keys, 30 minutes later in the source's time (3 rows when the case has none)
+        earlier = build_batch(replace(case, good_rows=case.good_rows or 3), PREVIOUS_SHIFT, with_bad=False)
+        before = channel.extract(earlier)
         assert before.error is None and before.result.rows_rejected == 0
+        assert len(raw_rows(warehouse, source, earlier.good_keys)) == len(earlier.good_keys)
     cursor_before = cursor(warehouse, source)
     observed = channel.extract(batch)
 
@@ -323,5 +322,8 @@ def test_bad_input_case(case: Case, make_settings, request, tmp_path: Path) -> N
             assert batch.bad_key in loaded
             for column, value in case.bad.items():
                 assert str(loaded[batch.bad_key][column]) == value, f"{column} not stored exactly"
+    if case.previous:  # nothing the earlier extraction loaded is lost or marked deleted
+        kept = raw_rows(warehouse, source, earlier.good_keys)
+        assert len(kept) == len(earlier.good_keys) and all(r.get("_deleted_at") is None for r in kept.values())
     missing = [k for k in batch.good_keys if k not in loaded]
     assert missing == [], f"{case.name}: good rows lost: {missing}"

@@ -5,7 +5,7 @@
     Conversion: the first instant >= trial start at which any subscription of the customer is paying (active, out of
     its trial, on a plan with a price > 0), i.e. greatest(started_at, trial end) of that subscription if it is still
     active then. The trial converted when that instant is at most var trial_conversion_days after the trial end
-    (METRICS.md "Trial conversion"). Coupons and delinquency do not delay conversion. -#}
+    (METRICS.md "Trial conversion") and not after the as-of date. Coupons and delinquency do not delay conversion. -#}
 {{ config(materialized='table') }}
 
 with subscriptions as (
@@ -52,6 +52,8 @@ select
     trials.trial_ends_at + {{ var('trial_conversion_days') | int }} * interval '1 day' as conversion_deadline_at,
     case
         when conversions.converted_at <= trials.trial_ends_at + {{ var('trial_conversion_days') | int }} * interval '1 day'
+            -- a conversion after the data's as-of date has not happened yet (trials still running)
+            and conversions.converted_at < cast({{ add_days(as_of_date(), 1) }} as timestamp)
             then conversions.converted_at
     end as converted_at
 from trials
