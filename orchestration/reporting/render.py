@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import importlib
 import io
 import os
 import tempfile
@@ -24,7 +25,6 @@ import jinja2
 import markupsafe
 import xlsxwriter
 
-from orchestration.reporting import churn_risk, monthly_review, weekly_usage
 from orchestration.reporting.content import Column, Kpi, ReportContent, Table
 from orchestration.reporting.formatting import as_date, format_change, format_value, is_missing
 from orchestration.reporting.specs import (
@@ -36,10 +36,12 @@ from orchestration.reporting.specs import (
 )
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
-BUILDERS: dict[str, Callable[..., ReportContent]] = {
-    MONTHLY_BUSINESS_REVIEW: monthly_review.build,
-    WEEKLY_USAGE_COST: weekly_usage.build,
-    WEEKLY_CHURN_RISK: churn_risk.build,
+# Content builders by report, imported on first render: they pull in matplotlib, which the Dagster code location
+# should not pay for when it loads.
+BUILDERS: dict[str, str] = {
+    MONTHLY_BUSINESS_REVIEW: "orchestration.reporting.monthly_review",
+    WEEKLY_USAGE_COST: "orchestration.reporting.weekly_usage",
+    WEEKLY_CHURN_RISK: "orchestration.reporting.churn_risk",
 }
 NUMERIC_KINDS = {"int", "money", "money_precise", "number", "general", "pct", "pct_change", "percent", "ratio"}
 XLSX_FORMATS = {
@@ -286,7 +288,8 @@ def render_report(report: str, data: object, out_dir: Path, *, mask_names: bool)
         raise ReportDataError(f"report {report} needs a {expected.__name__}, got {type(data).__name__}")
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    content = BUILDERS[report](data, mask_names=mask_names)
+    build: Callable[..., ReportContent] = importlib.import_module(BUILDERS[report]).build
+    content = build(data, mask_names=mask_names)
     timings["content_and_charts"] = time.perf_counter() - started
     directory = Path(out_dir) / report / content.period
     stem = f"{report}_{content.period}"

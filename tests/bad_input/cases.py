@@ -323,7 +323,7 @@ CASES: tuple[Case, ...] = (
         raw_bytes=b"Caf\xe9",
     ),
     Case(
-        "csv_truncated_multibyte_key",
+        "csv_truncated_multibyte_value",
         "csv",
         "keycloak.user_attribute",
         REJECTED,

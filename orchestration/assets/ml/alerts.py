@@ -6,11 +6,22 @@ against the simulator's injected incidents go into the asset metadata."""
 import dagster as dg
 import pandas as pd
 
-from models_ml import anomalies
 from orchestration.assets.ml import truth
-from orchestration.assets.ml.common import ML_GROUP, POOL, markdown_table, mart_key, ml_key, stamped, utc_now, write
+from orchestration.assets.ml.common import (
+    ML_GROUP,
+    POOL,
+    lazy_module,
+    markdown_table,
+    mart_key,
+    ml_key,
+    stamped,
+    utc_now,
+    write,
+)
 from orchestration.resources.warehouse import WarehouseResource
 from orchestration.settings import Settings
+
+anomalies = lazy_module("models_ml.anomalies")
 
 ALERTS_TABLE = "metric_alerts"
 # Each query returns (day, metric, scope, value): one daily series per (metric, scope).

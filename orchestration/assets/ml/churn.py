@@ -9,13 +9,13 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from models_ml import churn
 from orchestration.assets.ml import truth
 from orchestration.assets.ml.common import (
     ML_GROUP,
     POOL,
     WEEKLY_TRAINING_TAGS,
     append_run_log,
+    lazy_module,
     markdown_table,
     mart_key,
     ml_key,
@@ -26,6 +26,8 @@ from orchestration.assets.ml.common import (
 )
 from orchestration.resources.warehouse import WarehouseResource
 from orchestration.settings import Settings
+
+churn = lazy_module("models_ml.churn")
 
 FEATURES_KEY = mart_key("customer_features_monthly")
 LABEL = "churned_next_month"
@@ -61,7 +63,7 @@ def load_features(warehouse: WarehouseResource, latest_only: bool = False) -> pd
 
 @dataclass(frozen=True)
 class TrainedChurnModel:
-    model: churn.ChurnModel
+    model: "churn.ChurnModel"
     path: Path
     run_record: dict
 
@@ -111,7 +113,7 @@ def _point_latest(root: Path, version: str) -> None:
     os.replace(tmp, root / LATEST_POINTER)
 
 
-def latest_model(settings: Settings) -> churn.ChurnModel | None:
+def latest_model(settings: Settings) -> "churn.ChurnModel | None":
     """The most recently trained persisted model (None when none was trained yet)."""
     pointer = model_root(settings) / LATEST_POINTER
     if not pointer.exists():
@@ -119,7 +121,7 @@ def latest_model(settings: Settings) -> churn.ChurnModel | None:
     return churn.ChurnModel.load(model_root(settings) / pointer.read_text().strip())
 
 
-def score(model: churn.ChurnModel, warehouse: WarehouseResource, run_id: str) -> pd.DataFrame:
+def score(model: "churn.ChurnModel", warehouse: WarehouseResource, run_id: str) -> pd.DataFrame:
     """ml.churn_predictions rows for every customer of the latest closed snapshot."""
     frame = load_features(warehouse, latest_only=True)
     scored = model.score(frame, customer_column=CUSTOMER, time_column=SNAPSHOT, mrr_column="mrr")

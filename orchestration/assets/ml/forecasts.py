@@ -9,10 +9,21 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from models_ml import forecast
-from orchestration.assets.ml.common import ML_GROUP, POOL, markdown_table, mart_key, ml_key, stamped, utc_now, write
+from orchestration.assets.ml.common import (
+    ML_GROUP,
+    POOL,
+    lazy_module,
+    markdown_table,
+    mart_key,
+    ml_key,
+    stamped,
+    utc_now,
+    write,
+)
 from orchestration.resources.warehouse import WarehouseResource
 from orchestration.settings import Settings
+
+forecast = lazy_module("models_ml.forecast")
 
 HORIZON = 12
 LEVELS = (80, 95)

@@ -5,11 +5,22 @@ ml.cost_recommendations (cheaper model for short prompts, error hot spots, plan 
 import dagster as dg
 import pandas as pd
 
-from models_ml import recommendations
-from orchestration.assets.ml.common import ML_GROUP, POOL, markdown_table, mart_key, ml_key, stamped, utc_now, write
+from orchestration.assets.ml.common import (
+    ML_GROUP,
+    POOL,
+    lazy_module,
+    markdown_table,
+    mart_key,
+    ml_key,
+    stamped,
+    utc_now,
+    write,
+)
 from orchestration.resources.warehouse import WarehouseResource
 from orchestration.settings import Settings
 from orchestration.sources.schemas import MODEL_PRICES, MODEL_PROVIDERS
+
+recommendations = lazy_module("models_ml.recommendations")
 
 RECOMMENDATIONS_TABLE = "cost_recommendations"
 WINDOW_DAYS = 30

@@ -6,10 +6,21 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from models_ml import retention
-from orchestration.assets.ml.common import ML_GROUP, POOL, markdown_table, mart_key, ml_key, stamped, utc_now, write
+from orchestration.assets.ml.common import (
+    ML_GROUP,
+    POOL,
+    lazy_module,
+    markdown_table,
+    mart_key,
+    ml_key,
+    stamped,
+    utc_now,
+    write,
+)
 from orchestration.resources.warehouse import WarehouseResource
 from orchestration.settings import Settings
+
+retention = lazy_module("models_ml.retention")
 
 ECONOMICS_MONTHS = 6  # ARPA is the last closed month's; margin and churn average the last 6 closed months
 BACKTEST_FIT_PERIODS = 6
