@@ -69,9 +69,9 @@ def post_to_webhook(url: str, text: str, timeout_s: float = 10.0) -> None:
 def build_run_failure_sensor(settings: Settings, *, delivery_config_path: Path | None = None) -> dg.SensorDefinition:
     """Log every failed run of the code location; post it to the reports' webhook when reports.yaml configures one.
 
-    `delivery_config_path`: the reports' delivery config (default: reports.yaml beside the sources config).
+    `delivery_config_path`: the reports' delivery config (default: settings.reports_config, REPORTS_CONFIG).
     """
-    config_path = delivery_config_path or settings.sources_config.with_name("reports.yaml")
+    config_path = delivery_config_path or settings.reports_config
 
     @dg.run_failure_sensor(
         name=RUN_FAILURE_SENSOR,

@@ -98,6 +98,7 @@ def make_settings(
             duckdb_path=data_dir / "warehouse.duckdb",
             reports_dir=data_dir / "reports",
             sources_config=data_dir / "sources.yaml",
+            reports_config=data_dir / "reports.yaml",
             simulator=simulator or SMALL_COMPANY,
         )
         if engine == "postgres":

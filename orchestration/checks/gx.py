@@ -374,12 +374,15 @@ def _validate_postgres(
     source = context.data_sources.add_postgres(
         f"postgres_{uuid.uuid4().hex[:8]}", connection_string=sqlalchemy_url(warehouse.postgres_url)
     )
-    asset = source.add_query_asset(table.suite_name, query=sql)
-    batch = asset.add_batch_definition_whole_table("all").get_batch()
     accumulator = _Accumulator(table)
-    accumulator.add(
-        batch.validate(_suite(table), expectation_parameters=dict(parameters), result_format=_result_format(table))
-    )
+    try:
+        asset = source.add_query_asset(table.suite_name, query=sql)
+        batch = asset.add_batch_definition_whole_table("all").get_batch()
+        accumulator.add(
+            batch.validate(_suite(table), expectation_parameters=dict(parameters), result_format=_result_format(table))
+        )
+    finally:  # GX keeps a SQLAlchemy pool per datasource: close its connections now, not at process exit
+        source.get_engine().dispose()
     return accumulator.outcome("postgres", int(rows))
 
 

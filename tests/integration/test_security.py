@@ -83,7 +83,7 @@ def test_planted_secrets_never_reach_logs_metadata_or_artefacts(
         settings = replace(settings, postgres=replace(settings.postgres, password=pg_secret))
         secrets.append(pg_secret)
     settings = with_demo_sources(settings, dbt_manifest_path)
-    settings.sources_config.with_name("reports.yaml").write_text(f"webhook:\n  url_env: {WEBHOOK_ENV}\n")
+    settings.reports_config.write_text(f"webhook:\n  url_env: {WEBHOOK_ENV}\n")
     defs = build_definitions(settings)
     job = defs.resolve_implicit_global_asset_job_def()
     home = tmp_path / "dagster_home"
