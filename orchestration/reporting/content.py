@@ -44,6 +44,19 @@ class Column:
         return row[self.kind_from] if self.kind_from else self.kind  # type: ignore[return-value]
 
 
+# The alert tables of the monthly review and the weekly usage report (ml.metric_alerts columns).
+ALERT_COLUMNS = (
+    Column("severity", "Severity"),
+    Column("day", "Day", "date"),
+    Column("metric", "Metric"),
+    Column("scope", "Scope", wrap=True),  # long service/provider/model scopes
+    Column("value", "Value", "general"),
+    Column("expected_low", "Expected low", "general"),
+    Column("expected_high", "Expected high", "general"),
+    Column("message", "Message", wrap=True),
+)
+
+
 @dataclass(frozen=True)
 class Table:
     """A typed table; `name` is its CSV file name and XLSX sheet name."""

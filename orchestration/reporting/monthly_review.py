@@ -7,7 +7,7 @@ import math
 import pandas as pd
 
 from orchestration.reporting import charts
-from orchestration.reporting.content import Chart, Column, Kpi, ReportContent, Section, Table, plain
+from orchestration.reporting.content import ALERT_COLUMNS, Chart, Column, Kpi, ReportContent, Section, Table, plain
 from orchestration.reporting.definitions import MONTHLY_DEFINITIONS
 from orchestration.reporting.formatting import format_change, money, month_label, pct, plural
 from orchestration.reporting.frames import (
@@ -423,16 +423,7 @@ def _risk_and_alerts(data: MonthlyReviewData, mask_names: bool) -> tuple[list[Se
                 name="open_alerts",
                 title="Open alerts",
                 frame=alerts,
-                columns=[
-                    Column("severity", "Severity"),
-                    Column("day", "Day", "date"),
-                    Column("metric", "Metric"),
-                    Column("scope", "Scope", wrap=True),  # long service/provider/model scopes
-                    Column("value", "Value", "general"),
-                    Column("expected_low", "Expected low", "general"),
-                    Column("expected_high", "Expected high", "general"),
-                    Column("message", "Message", wrap=True),
-                ],
+                columns=list(ALERT_COLUMNS),
                 empty_text="No open alerts.",
             )
         ],

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from orchestration.reporting import charts
-from orchestration.reporting.content import Chart, Column, Kpi, ReportContent, Section, Table, plain
+from orchestration.reporting.content import ALERT_COLUMNS, Chart, Column, Kpi, ReportContent, Section, Table, plain
 from orchestration.reporting.definitions import USAGE_DEFINITIONS
 from orchestration.reporting.formatting import format_change, integer, money, plural
 from orchestration.reporting.frames import SEVERITY_ORDER, as_timestamps, sort_by_rank
@@ -248,16 +248,7 @@ def build(data: WeeklyUsageData, *, mask_names: bool) -> ReportContent:
                     name="anomalies",
                     title="Anomalies",
                     frame=alerts,
-                    columns=[
-                        Column("severity", "Severity"),
-                        Column("day", "Day", "date"),
-                        Column("metric", "Metric"),
-                        Column("scope", "Scope", wrap=True),  # long service/provider/model scopes
-                        Column("value", "Value", "general"),
-                        Column("expected_low", "Expected low", "general"),
-                        Column("expected_high", "Expected high", "general"),
-                        Column("message", "Message", wrap=True),
-                    ],
+                    columns=list(ALERT_COLUMNS),
                     empty_text="No anomalies this week.",
                 )
             ],

@@ -66,7 +66,7 @@ KILL_POINTS = (
     KillPoint(
         "incremental_after_merge_before_cursor_commit",
         "incremental_extract",
-        Trigger(statement=r'INSERT INTO "raw"\."_extract_state"'),
+        Trigger(statement=r'INSERT INTO "raw"\."_extract_state"|DROP (TABLE|VIEW) IF EXISTS _extract_'),
         engines=("postgres",),
     ),
     # dbt run of day 2 (table swaps, delete+insert of the day's usage partition)

@@ -101,13 +101,12 @@ def _environment(settings: Settings) -> dict[str, str]:
     return env
 
 
-def _statement_seen(settings: Settings, pattern: re.Pattern[str]) -> bool:
-    with psycopg.connect(settings.postgres.with_dbname("postgres").conninfo, autocommit=True) as conn:
-        rows = conn.execute(
-            "SELECT query FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid() "
-            "AND state IN ('active', 'idle in transaction')",
-            [settings.postgres.dbname],
-        ).fetchall()
+def _statement_seen(monitor: psycopg.Connection, dbname: str, pattern: re.Pattern[str]) -> bool:
+    rows = monitor.execute(
+        "SELECT query FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid() "
+        "AND state IN ('active', 'idle in transaction')",
+        [dbname],
+    ).fetchall()
     return any(pattern.search(r[0] or "") for r in rows)
 
 
@@ -134,6 +133,11 @@ def run_killable(command: list[str], settings: Settings, trigger: Trigger | None
     output: list[str] = []
     line_pattern = re.compile(trigger.line) if trigger and trigger.line else None
     statement_pattern = re.compile(trigger.statement, re.I | re.S) if trigger and trigger.statement else None
+    monitor = (  # one connection polled continuously: statements of a small load last milliseconds
+        psycopg.connect(settings.postgres.with_dbname("postgres").conninfo, autocommit=True)
+        if statement_pattern
+        else None
+    )
     deadline = time.monotonic() + RUN_TIMEOUT_S
     fired = finished = False
     while not (fired or finished):
@@ -141,7 +145,7 @@ def run_killable(command: list[str], settings: Settings, trigger: Trigger | None
             os.killpg(process.pid, signal.SIGKILL)
             raise TimeoutError(f"{command[:3]} did not finish in {RUN_TIMEOUT_S} s:\n{''.join(output[-40:])}")
         try:
-            line = lines.get(timeout=0.005 if statement_pattern else 0.2)
+            line = lines.get_nowait() if statement_pattern else lines.get(timeout=0.2)
         except queue.Empty:
             line = ""
         if line is None:
@@ -149,12 +153,14 @@ def run_killable(command: list[str], settings: Settings, trigger: Trigger | None
             break
         output.append(line)
         if (line_pattern and line and line_pattern.search(line)) or (
-            statement_pattern and _statement_seen(settings, statement_pattern)
+            statement_pattern and _statement_seen(monitor, settings.postgres.dbname, statement_pattern)
         ):
             fired = True
     if fired:
         time.sleep(trigger.delay_s if trigger else 0)
         os.killpg(process.pid, signal.SIGKILL)
+    if monitor is not None:
+        monitor.close()
     returncode = process.wait()
     while True:  # drain what was printed before the kill
         try:
