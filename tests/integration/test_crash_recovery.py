@@ -63,6 +63,7 @@ KILL_POINTS = (
     KillPoint(
         "incremental_inside_usage", "incremental_extract", Trigger(started("litellm.LiteLLM_SpendLogs"), None, 0.3)
     ),
+    # after an entity's merge: its cursor write or the stage cleanup after it, both before that transaction commits
     KillPoint(
         "incremental_after_merge_before_cursor_commit",
         "incremental_extract",
