@@ -171,7 +171,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     warehouse = env.get("WAREHOUSE", "duckdb").strip().lower()
     url = env.get("WAREHOUSE_URL", "")
     postgres = PostgresParams.from_url(url) if warehouse == "postgres" and url else PostgresParams()
-    domains = tuple(d.strip().lower() for d in env.get("INTERNAL_EMAIL_DOMAINS", "internal.example.com").split(",") if d.strip())
+    domains = tuple(
+        d.strip().lower() for d in env.get("INTERNAL_EMAIL_DOMAINS", "internal.example.com").split(",") if d.strip()
+    )
     return Settings(
         warehouse=warehouse,
         data_dir=data_dir,

@@ -419,9 +419,9 @@ LITELLM_TABLES: tuple[SourceTable, ...] = (
             _c("organization_id", S),
             _c("metadata", S),  # jsonb
             _c("request_tags", S),  # jsonb
-            _c("cache_hit", S, enum=LITELLM_CACHE_HIT_VALUES + ("",)),
+            _c("cache_hit", S, enum=(*LITELLM_CACHE_HIT_VALUES, "")),
             _c("cache_key", S),
-            _c("status", S, enum=LITELLM_STATUS_VALUES + ("",)),
+            _c("status", S, enum=(*LITELLM_STATUS_VALUES, "")),
             _c("session_id", S),
         ),
         ("request_id",),

@@ -49,6 +49,7 @@ def test_build_args_carries_settings_vars() -> None:
         "internal_email_domains": ["corp.example"],
         "reporting_currency": "USD",
         "trial_conversion_days": 30,
+        "usage_lookback_days": 2,
     }
     assert "--target" not in args  # DbtCliResource(target=...) adds it exactly once
 
