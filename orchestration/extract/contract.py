@@ -100,7 +100,8 @@ def _checks(table: SourceTable, column: Column, source_type: pa.DataType | None)
         empty_key = f" OR {typed} = ''" if column.name in table.primary_key and pa.types.is_string(column.type) else ""
         checks.append((f"({src} IS NULL{empty_key})", _literal(label + "required value missing")))
     if column.nonnegative:
-        checks.append((f"({typed} < 0)", f"{_literal(label + 'negative value ')} || CAST({typed} AS VARCHAR)"))
+        negative = f"{_literal(label + 'negative value ')} || CAST({typed} AS VARCHAR)"
+        checks.append((f"({typed} IS NOT NULL AND {typed} < 0)", negative))
     if column.enum is not None:
         codes = ", ".join(_literal(code) for code in column.enum)
         checks.append(
@@ -124,7 +125,8 @@ def validation_sql(table: SourceTable, relation: str, source_schema: pa.Schema) 
     types = {f.name: f.type for f in source_schema}
     typed_cols = ", ".join(f"{_typed_expr(c, types.get(c.name))} AS {quote('__t_' + c.name)}" for c in table.columns)
     checks = [(c, cond, reason) for c in table.columns for cond, reason in _checks(table, c, types.get(c.name))]
-    bad = " OR ".join(cond for _, cond, _ in checks) or "FALSE"
+    # coalesce: a check that evaluates to NULL must not leave a row neither good (hashed) nor rejected
+    bad = f"coalesce({' OR '.join(cond for _, cond, _ in checks) or 'FALSE'}, FALSE)"
     field_case = " ".join(f"WHEN {cond} THEN {_literal(c.name)}" for c, cond, _ in checks)
     reason_case = " ".join(f"WHEN {cond} THEN {reason}" for _, cond, reason in checks)
     typed_values = ", ".join(quote("__t_" + c.name) for c in table.columns)

@@ -50,6 +50,25 @@ def test_good_rows_are_typed_and_hashed() -> None:
     assert row["updated_at"] == dt.datetime(2026, 1, 2)
 
 
+def test_null_in_an_optional_checked_column_is_a_good_row() -> None:
+    """A NULL where a check applies (e.g. the amount of a percentage coupon, checked >= 0) passes every check:
+    the row must be hashed, or the merge cannot tell its versions apart."""
+    coupons = table("lago.applied_coupons")
+    text = pa.schema([pa.field(c, pa.string()) for c in coupons.column_names])
+    row = {c: None for c in coupons.column_names} | {
+        "id": "ac-1",
+        "coupon_id": "c-1",
+        "customer_id": "cus-1",
+        "status": "0",
+        "percentage_rate": "20",
+        "frequency": "1",
+        "created_at": "2026-01-01 00:00:00",
+        "updated_at": "2026-01-01 00:00:00",
+    }
+    [good] = validate(coupons, [row], text)
+    assert good["amount_cents"] is None and good["_reject_reason"] is None and len(good["_record_hash"]) == 16
+
+
 def test_hash_depends_on_content_only() -> None:
     typed = pa.schema([pa.field(c.name, c.type) for c in PLANS.columns])
     from_text = validate(PLANS, [plan()], TEXT)[0]["_record_hash"]
