@@ -14,6 +14,8 @@ demo: $(MANIFEST)
 	@mkdir -p "$(DAGSTER_HOME)"
 	$(BIN)/python -m orchestration.demo
 
+# Two workers, one per engine (tests/conftest.py groups the tests by engine); override with PYTEST_ARGS=.
+PYTEST_ARGS ?= -n 2 --dist loadgroup
 # pytest exits 5 when it collected nothing: that is a failure here, not a pass.
 test: $(MANIFEST)
 	@$(BIN)/python -m pytest $(PYTEST_ARGS); status=$$?; \

@@ -115,3 +115,15 @@ SMALL_COMPANY = SimulatorSettings(
     start_date=dt.date(2025, 9, 1),
     as_of=dt.date(2026, 10, 15),  # mid-month: the last month is month-to-date
 )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under `pytest -n 2 --dist loadgroup` (the Makefile's test command) every engine's tests go to one worker:
+    the session-scoped warehouses of an engine are then built once, and the two engines run side by side.
+    Runs before xdist's own hook, which reads the groups."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        engine = callspec.params.get("engine") if callspec else None
+        if engine in ENGINES:
+            item.add_marker(pytest.mark.xdist_group(engine))
