@@ -1,9 +1,11 @@
 """The ML quality bars measured end to end on the demo-scale simulated company (DuckDB).
 
-    .venv/bin/python bench/bench_ml_demo.py [--data-dir DIR] [--customers 2000] [--months 24] [--as-of 2026-11-15]
+    .venv/bin/python bench/bench_ml_demo.py [--data-dir DIR] [--rebuild] [--customers 2000] [--months 24]
+                                            [--as-of 2026-11-15]
 
 Builds the company into DIR (simulate -> extract -> `dbt build`; skipped when DIR/warehouse.duckdb already has the
-marts and DIR/truth holds the simulator's truth, e.g. `--data-dir .data` after `make demo`), materializes every
+marts and DIR/truth holds the simulator's truth, e.g. `--data-dir .data` after `make demo`, unless --rebuild: then
+DIR's warehouse and truth are replaced, e.g. after a simulator change), materializes every
 ml asset in-process (dagster.materialize) and prints one JSON document with the bars' numbers, read from the
 assets' metadata and tables:
   churn     holdout ROC-AUC vs the oracle AUC (the simulator's true hazard on the same holdout) and their ratio,
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import shutil
 import sys
 import time
 from dataclasses import replace
@@ -56,6 +59,13 @@ def warehouse_ready(settings: Settings) -> bool:
     return warehouse.table_exists("marts", "customer_features_monthly") and warehouse.table_exists(
         "marts", "kpi_monthly"
     )
+
+
+def remove_warehouse(settings: Settings) -> None:
+    """A fresh build: the loader merges into existing raw tables, so a rebuild starts without them."""
+    for path in (settings.duckdb_path, settings.duckdb_path.with_name(settings.duckdb_path.name + ".wal")):
+        path.unlink(missing_ok=True)
+    shutil.rmtree(settings.truth_dir, ignore_errors=True)
 
 
 def materialize(settings: Settings) -> tuple[dict[str, dict], dict[str, float]]:
@@ -147,15 +157,17 @@ def summarize(settings: Settings, metadata: dict) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, default=PROJECT_ROOT / ".data" / "bench_ml_demo")
+    parser.add_argument("--rebuild", action="store_true", help="rebuild the warehouse even when DIR holds one")
     parser.add_argument("--customers", type=int, default=2000)
     parser.add_argument("--months", type=int, default=24)
     parser.add_argument("--as-of", type=dt.date.fromisoformat, default=dt.date(2026, 11, 15))
     args = parser.parse_args()
     settings = demo_settings(args.data_dir.resolve(), args.customers, args.months, args.as_of)
     timings: dict[str, float] = {}
-    if warehouse_ready(settings):
+    if warehouse_ready(settings) and not args.rebuild:
         built = "reused"
     else:
+        remove_warehouse(settings)
         started = time.perf_counter()
         settings, process = build_simulated_warehouse(settings)
         if process.returncode != 0:

@@ -1,4 +1,5 @@
-"""Pure functions that turn settings and partition windows into dbt CLI arguments (unit-tested, no I/O)."""
+"""Pure functions that turn settings and partition windows into dbt CLI arguments and environment variables
+(unit-tested, no I/O)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 DAILY_PARTITIONED_TAG = "daily_partitioned"
+RUN_SETTING_ENV_PREFIX = "DBT_RUN_"
 MANIFEST_RELATIVE_PATH = Path("target") / "manifest.json"
 
 
@@ -21,9 +23,10 @@ def _naive_utc(moment: dt.datetime) -> dt.datetime:
 
 
 def partition_vars(start: dt.datetime, end: dt.datetime) -> dict[str, str]:
-    """dbt vars for a partition window [start, end): naive UTC ISO timestamps (the warehouse stores UTC).
+    """Run settings of a partition window [start, end): naive UTC ISO timestamps (the warehouse stores UTC).
 
-    Aware datetimes (Dagster's time windows) are converted to UTC first.
+    Aware datetimes (Dagster's time windows) are converted to UTC first. Passed as environment variables
+    (`partition_env`) by Dagster; a hand-run CLI may pass the same dict as --vars.
     """
     start, end = _naive_utc(start), _naive_utc(end)
     if end <= start:
@@ -31,38 +34,56 @@ def partition_vars(start: dt.datetime, end: dt.datetime) -> dict[str, str]:
     return {"partition_start": start.isoformat(sep=" "), "partition_end": end.isoformat(sep=" ")}
 
 
+def run_setting_env_name(name: str) -> str:
+    """Environment variable of a per-run setting, read by the dbt macro run_setting(name)."""
+    return f"{RUN_SETTING_ENV_PREFIX}{name.upper()}"
+
+
+def run_settings_env(settings: Mapping[str, str]) -> dict[str, str]:
+    """Per-run settings as environment variables for one dbt invocation.
+
+    Why not --vars: dbt re-parses the whole project whenever --vars change, i.e. on every daily run, while
+    environment variables read only at execution time keep its partial parsing (macros/run_settings.sql).
+    """
+    return {run_setting_env_name(name): value for name, value in settings.items()}
+
+
+def as_of_date_env(as_of_date: dt.date) -> dict[str, str]:
+    """Environment of the data's as-of date (dbt macro as_of_date())."""
+    return run_settings_env({"as_of_date": as_of_date.isoformat()})
+
+
+def partition_env(start: dt.datetime, end: dt.datetime) -> dict[str, str]:
+    """Environment of a partition window [start, end) (dbt macro usage_partition_days())."""
+    return run_settings_env(partition_vars(start, end))
+
+
 def vars_arg(dbt_vars: Mapping[str, object]) -> str:
     """`--vars` value: JSON (valid YAML) with sorted keys, so equal settings give identical commands."""
     return json.dumps(dict(dbt_vars), sort_keys=True, default=str)
 
 
-def build_args(
-    dbt_vars: Mapping[str, object],
-    *,
-    partition_window: tuple[dt.datetime, dt.datetime] | None = None,
-    full_refresh: bool = False,
-) -> list[str]:
-    """`dbt build` arguments for one Dagster run.
+def build_args(dbt_vars: Mapping[str, object], *, full_refresh: bool = False) -> list[str]:
+    """`dbt build` arguments for one Dagster run: the project-wide vars, the same on every run.
 
     The selection is added by dagster-dbt from the execution context and the target by DbtCliResource
-    (target=settings.dbt_target), so neither appears here.
+    (target=settings.dbt_target), so neither appears here; per-run settings travel in the environment
+    (`run_settings_env`).
     """
-    merged = dict(dbt_vars)
-    if partition_window is not None:
-        merged.update(partition_vars(*partition_window))
-    args = ["build", "--vars", vars_arg(merged)]
+    args = ["build", "--vars", vars_arg(dbt_vars)]
     if full_refresh:
         args.append("--full-refresh")
     return args
 
 
-def parse_args() -> list[str]:
-    """`dbt parse` arguments for preparing the manifest.
+def parse_args(dbt_vars: Mapping[str, object]) -> list[str]:
+    """`dbt parse` arguments for preparing the manifest, with the same vars as every run.
 
-    The target comes from DbtCliResource; vars stay at their dbt_project.yml defaults, so the manifest does
-    not depend on the day it was prepared (run-time vars only change SQL, not the graph).
+    dbt keeps the parse (target/partial_parse.msgpack, which dagster-dbt copies into each run's target dir)
+    only while the --vars and target are unchanged, so runs with these vars skip re-parsing the project. The
+    manifest does not depend on the day it was prepared: per-run settings are not vars.
     """
-    return ["parse"]
+    return ["parse", "--vars", vars_arg(dbt_vars)]
 
 
 def nodes_with_tag(manifest: Mapping[str, object], tag: str, resource_types: Sequence[str] = ("model",)) -> list[str]:

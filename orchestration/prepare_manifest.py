@@ -22,7 +22,7 @@ def prepare_manifest(settings: Settings) -> Path:
     resource: DbtCliResource = dbt_resource(settings)
     # Parsing needs the profile's variables but no database connection.
     with dbt_environment(settings.dbt_env()):
-        resource.cli(parse_args(), target_path=project_dir / "target").wait()
+        resource.cli(parse_args(settings.dbt_vars()), target_path=project_dir / "target").wait()
     return manifest_path(project_dir)
 
 

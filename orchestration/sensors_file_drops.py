@@ -8,20 +8,25 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
 from orchestration.assets.raw import raw_asset_key
 from orchestration.settings import Settings
 from orchestration.sources.config import load_sources_config
-from orchestration.sources.connectors.files import FileDropConnector
 from orchestration.sources.schemas import ALL_TABLES, SourceTable
+
+if TYPE_CHECKING:  # the connector (pyarrow) is imported when the sensor ticks, not at code-location load
+    from orchestration.sources.connectors.files import FileDropConnector
 
 FILE_DROP_SENSOR_NAME = "file_drop_sensor"
 
 
 def file_drop_connectors(settings: Settings) -> dict[str, FileDropConnector]:
     """Landing-folder connectors of the systems configured in files mode."""
+    from orchestration.sources.connectors.files import FileDropConnector
+
     configs = load_sources_config(settings.sources_config)
     return {
         system: FileDropConnector(config.url or "", config.options.get("archive"), config.options.get("quarantine"))

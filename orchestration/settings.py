@@ -14,8 +14,13 @@ from functools import cache
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from orchestration.dbt_args import as_of_date_env
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 WAREHOUSES = ("duckdb", "postgres")
+# The PostgreSQL password: a separate variable, so it reaches the warehouse resource as a Dagster EnvVar (resolved by
+# Dagster, shown by name in the UI) instead of a literal inside WAREHOUSE_URL.
+WAREHOUSE_PASSWORD_ENV = "WAREHOUSE_PASSWORD"
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,7 @@ class PostgresParams:
     user: str = "postgres"
     password: str = ""
     dbname: str = "warehouse"
+    password_env: str = ""  # the environment variable `password` was read from ("" when given in code, e.g. tests)
 
     @classmethod
     def from_url(cls, url: str) -> PostgresParams:
@@ -128,9 +134,11 @@ class Settings:
         return self.data_dir / "models"
 
     def dbt_env(self) -> dict[str, str]:
-        """Environment variables that dbt_project/profiles.yml reads for the active target."""
+        """Environment variables of a dbt invocation: those dbt_project/profiles.yml reads for the active target,
+        and the data's as-of date (a per-run setting, orchestration/dbt_args.py run_settings_env)."""
         pg = self.postgres
         return {
+            **as_of_date_env(self.data_as_of()),
             "DBT_DUCKDB_PATH": str(self.duckdb_path),
             "DBT_PG_HOST": pg.host,
             "DBT_PG_PORT": str(pg.port),
@@ -143,9 +151,9 @@ class Settings:
         return self.as_of_date or self.simulator.resolved_as_of()
 
     def dbt_vars(self) -> dict[str, object]:
-        """Project-wide dbt vars (metric settings of METRICS.md)."""
+        """Project-wide dbt vars (metric settings of METRICS.md), the same on every run (see dbt_env for the
+        as-of date): dbt re-parses the whole project when --vars change."""
         return {
-            "as_of_date": self.data_as_of().isoformat(),
             "reporting_currency": self.reporting_currency,
             "delinquency_churn_days": self.delinquency_churn_days,
             "trial_conversion_days": self.trial_conversion_days,
@@ -171,6 +179,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     warehouse = env.get("WAREHOUSE", "duckdb").strip().lower()
     url = env.get("WAREHOUSE_URL", "")
     postgres = PostgresParams.from_url(url) if warehouse == "postgres" and url else PostgresParams()
+    if postgres.password:
+        raise ValueError(f"WAREHOUSE_URL must not contain the password: set {WAREHOUSE_PASSWORD_ENV} instead")
+    if warehouse == "postgres" and env.get(WAREHOUSE_PASSWORD_ENV):
+        postgres = replace(postgres, password=env[WAREHOUSE_PASSWORD_ENV], password_env=WAREHOUSE_PASSWORD_ENV)
     domains = tuple(
         d.strip().lower() for d in env.get("INTERNAL_EMAIL_DOMAINS", "internal.example.com").split(",") if d.strip()
     )

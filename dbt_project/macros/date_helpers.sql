@@ -1,9 +1,10 @@
 {#- Date helpers that run unchanged on DuckDB and PostgreSQL (dispatched where the dialects differ).
     All take and return timestamps/dates without time zone (the warehouse stores UTC). -#}
 
-{#- The data's as-of date as a SQL date: var('as_of_date') ('YYYY-MM-DD') or, when empty, today's date. -#}
+{#- The data's as-of date as a SQL date: run setting as_of_date ('YYYY-MM-DD', see run_setting) or, when empty,
+    today's date. -#}
 {% macro as_of_date() -%}
-    {%- set value = var('as_of_date', '') -%}
+    {%- set value = run_setting('as_of_date') -%}
     {%- if value -%}
         cast('{{ value }}' as date)
     {%- else -%}
@@ -70,11 +71,11 @@
     )
 {%- endmacro %}
 
-{#- Filter for daily-partitioned incremental models: `column` within [var partition_start, var partition_end)
-    when Dagster passes a partition window, else `fallback` (default: no filter). -#}
+{#- Filter for daily-partitioned incremental models: `column` within [partition_start, partition_end) (run
+    settings, see run_setting) when Dagster passes a partition window, else `fallback` (default: no filter). -#}
 {% macro partition_window_filter(column, fallback='true') -%}
-    {%- set start = var('partition_start', '') -%}
-    {%- set end = var('partition_end', '') -%}
+    {%- set start = run_setting('partition_start') -%}
+    {%- set end = run_setting('partition_end') -%}
     {%- if start and end -%}
         ({{ column }} >= cast('{{ start }}' as timestamp) and {{ column }} < cast('{{ end }}' as timestamp))
     {%- else -%}

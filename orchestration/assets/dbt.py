@@ -2,10 +2,12 @@
 
 - `dbt_models`: every model and seed except those tagged `daily_partitioned` (one unpartitioned run).
 - `dbt_daily_partitioned_models`: models tagged `daily_partitioned`, daily partitions, backfilled in a
-  single run; the partition window reaches dbt as vars partition_start/partition_end.
+  single run; the partition window reaches dbt as run settings partition_start/partition_end.
 
-Both run `dbt build` (dbt tests become asset checks), with the target fixed on the DbtCliResource and the
-profile's connection variables taken from Settings (see `dbt_environment`).
+Both run `dbt build` (dbt tests become asset checks), with the target fixed on the DbtCliResource, the
+project-wide vars on the command line (the same on every run) and the profile's connection variables and the
+per-run settings (as-of date, partition window) in the environment (see `dbt_environment`). Equal --vars on
+every run let dbt reuse the prepared parse (partial parsing) instead of re-parsing the project each day.
 """
 
 # No `from __future__ import annotations` here: Dagster reads the asset functions' `context` annotation at
@@ -14,6 +16,7 @@ import os
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +24,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from orchestration.assets import raw
-from orchestration.dbt_args import DAILY_PARTITIONED_TAG, build_args, nodes_with_tag
+from orchestration.dbt_args import DAILY_PARTITIONED_TAG, build_args, nodes_with_tag, partition_env
 from orchestration.settings import Settings
 from orchestration.sources import schemas
 
@@ -95,6 +98,11 @@ def _plain_dbt_assets(settings: Settings, manifest: Mapping[str, Any]) -> dg.Ass
     return dbt_models
 
 
+def daily_partition_env(settings: Settings, start: datetime, end: datetime) -> dict[str, str]:
+    """Environment of a daily-partitioned dbt run over the window [start, end)."""
+    return {**settings.dbt_env(), **partition_env(start, end)}
+
+
 def daily_partitions(settings: Settings) -> dg.DailyPartitionsDefinition:
     """Daily partitions of the usage models, from the first simulated/extracted day."""
     return dg.DailyPartitionsDefinition(start_date=settings.simulator.resolved_start().isoformat(), timezone="UTC")
@@ -112,9 +120,8 @@ def _daily_partitioned_dbt_assets(settings: Settings, manifest: Mapping[str, Any
     )
     def dbt_daily_partitioned_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
         window = context.partition_time_window  # a day, or a whole backfill range in a single run
-        args = build_args(settings.dbt_vars(), partition_window=(window.start, window.end))
-        with dbt_environment(settings.dbt_env()):
-            yield from dbt.cli(args, context=context).stream()
+        with dbt_environment(daily_partition_env(settings, window.start, window.end)):
+            yield from dbt.cli(build_args(settings.dbt_vars()), context=context).stream()
 
     return dbt_daily_partitioned_models
 

@@ -6,13 +6,20 @@ database connector a real deployment uses. All raw assets share the `warehouse_w
 writes to the (single-writer) DuckDB file are serialized.
 """
 
+from typing import TYPE_CHECKING
+
 import dagster as dg
 
-from orchestration.extract import ExtractResult, extract_table
 from orchestration.resources.warehouse import WarehouseResource
 from orchestration.settings import Settings
 from orchestration.sources.config import SourceConfig, load_sources_config
 from orchestration.sources.schemas import ALL_TABLES, SourceTable
+
+# The loader (duckdb, pyarrow) is imported when an asset runs, not when the code location loads
+# (orchestration/lazy.py); annotations naming it are quoted because this module cannot use
+# `from __future__ import annotations` (Dagster reads the asset functions' `context` annotation).
+if TYPE_CHECKING:
+    from orchestration.extract import ExtractResult
 
 RAW_GROUP = "raw"
 WAREHOUSE_POOL = "warehouse_writes"
@@ -88,8 +95,10 @@ def _raw_asset(settings: Settings, table: SourceTable, config: SourceConfig) -> 
 
 def extract_entity(
     settings: Settings, warehouse: WarehouseResource, table: SourceTable, config: SourceConfig, run_id: str
-) -> ExtractResult:
+) -> "ExtractResult":
     """Extract one entity with its system's configured connector (file drops load each pending file)."""
+    from orchestration.extract import extract_table
+
     if config.mode == "files":
         return _load_file_drops(settings, warehouse, table, config, run_id)
     connector = config.connector(settings, table)
@@ -101,7 +110,8 @@ def extract_entity(
 
 def _load_file_drops(
     settings: Settings, warehouse: WarehouseResource, table: SourceTable, config: SourceConfig, run_id: str
-) -> ExtractResult:
+) -> "ExtractResult":
+    from orchestration.extract import ExtractResult
     from orchestration.sources.connectors.files import load_file_drops
 
     connector = config.connector(settings, table)
@@ -119,7 +129,7 @@ def _load_file_drops(
     return total
 
 
-def _metadata(result: ExtractResult) -> dict[str, object]:
+def _metadata(result: "ExtractResult") -> dict[str, object]:
     metadata: dict[str, object] = {}
     for name, value in result.metadata().items():
         if isinstance(value, dict | list) or value is None:

@@ -11,10 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
-
+from orchestration.lazy import lazy_module
 from orchestration.reporting.specs import (
     ChurnRiskData,
     MonthlyReviewData,
@@ -24,6 +21,8 @@ from orchestration.reporting.specs import (
     month_start,
 )
 from orchestration.resources.warehouse import WarehouseResource, WarehouseSession
+
+pd = lazy_module("pandas")  # deferred: only executing the assets needs it (orchestration/lazy.py)
 
 # ml.mrr_forecast holds one forecast per `series`; the reports read these two.
 MRR_SERIES = "mrr"
@@ -90,6 +89,9 @@ class ReportPeriod:
 
 def _frame(session: WarehouseSession, sql: str, params: list[object] | None = None) -> pd.DataFrame:
     """Query into pandas with decimals as floats (both engines)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     table = session.query_arrow(sql, params)
     for i, field in enumerate(table.schema):
         if pa.types.is_decimal(field.type):
@@ -123,8 +125,9 @@ def forecast_rows(session: WarehouseSession, series: str) -> pd.DataFrame:
 
 
 def churn_predictions(session: WarehouseSession, snapshot_at_most: dt.date, period_end: dt.date) -> pd.DataFrame:
-    """The latest ml.churn_predictions snapshot at or before `snapshot_at_most` with the customer's name
-    (dim_customers; tier, tenure and last active day are stamped on the predictions by the scoring asset).
+    """The newest ml.churn_predictions snapshot at or before `snapshot_at_most` with the customer's name
+    (dim_customers; tier, tenure and last active day are stamped on the predictions by the scoring asset). The
+    table keeps every snapshot and never rewrites a superseded one, so a past period re-renders the same.
 
     The stamped last active day is as of the scoring run; when it falls after `period_end` (a past period), the
     customer's last usage day up to `period_end` stands in (the marts keep logins per user, not per day)."""
@@ -133,8 +136,8 @@ def churn_predictions(session: WarehouseSession, snapshot_at_most: dt.date, peri
     )[0][0]
     if snapshot is None:
         raise ReportInputMissingError(
-            f"ml.churn_predictions has no snapshot at or before {snapshot_at_most:%Y-%m} (it keeps the latest "
-            "scored snapshot; a period before it cannot show churn risk)"
+            f"ml.churn_predictions has no snapshot at or before {snapshot_at_most:%Y-%m} (it has one per closed "
+            "month of marts.customer_features_monthly, and none is that early)"
         )
     return _frame(
         session,
@@ -155,7 +158,8 @@ def churn_predictions(session: WarehouseSession, snapshot_at_most: dt.date, peri
                     SELECT max(u.usage_date) FROM marts.fct_usage_daily AS u
                     WHERE u.customer_id = p.customer_external_id AND u.usage_date <= $2
                 )
-            END AS last_active_day
+            END AS last_active_day,
+            p.scored_retrospectively
         FROM ml.churn_predictions AS p
         LEFT JOIN marts.dim_customers AS c ON c.customer_id = p.customer_external_id
         WHERE p.snapshot_month = $1

@@ -20,7 +20,6 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 import dagster as dg
-import pyarrow as pa
 
 from orchestration.assets import report_queries as queries
 from orchestration.assets.raw import WAREHOUSE_POOL
@@ -63,14 +62,6 @@ CREATE TABLE IF NOT EXISTS {RUNS_SCHEMA}.{RUNS_TABLE} (
     error TEXT
 )
 """
-
-
-RUNS_SCHEMA_ARROW = pa.schema(
-    [
-        (name, pa.timestamp("us") if name in ("started_at", "finished_at") else pa.string())
-        for name in REPORT_RUNS_COLUMNS
-    ]
-)
 
 
 def report_key(report: str) -> dg.AssetKey:
@@ -162,7 +153,12 @@ def record_run(warehouse: WarehouseResource, record: Mapping[str, object]) -> No
 
     Appended through the engine's bulk path with an explicit Arrow schema, so a NULL error binds as text on both
     engines."""
-    row = pa.Table.from_pylist([{c: record[c] for c in REPORT_RUNS_COLUMNS}], schema=RUNS_SCHEMA_ARROW)
+    import pyarrow as pa  # not imported at code-location load (orchestration/lazy.py)
+
+    schema = pa.schema(
+        [(c, pa.timestamp("us") if c in ("started_at", "finished_at") else pa.string()) for c in REPORT_RUNS_COLUMNS]
+    )
+    row = pa.Table.from_pylist([{c: record[c] for c in REPORT_RUNS_COLUMNS}], schema=schema)
     with warehouse.connect() as session:
         session.execute(f"CREATE SCHEMA IF NOT EXISTS {RUNS_SCHEMA}")
         session.execute(RUNS_DDL)

@@ -6,15 +6,17 @@ table and returns a `SuiteOutcome` that orchestration/checks/quality.py turns in
 Engines (same suite JSON on both):
 - DuckDB: GX's SQL path cannot run on DuckDB, so the table is read with the warehouse resource and validated as pandas
   DataFrames, chunk by chunk (`chunk_rows`), so memory stays flat on large tables. Uniqueness is therefore checked
-  within a chunk; across chunks the loader's merge on the primary key already guarantees it.
+  within a chunk; across chunks the loader's merge on the primary key already guarantees it. Column types are
+  normalised first (`_vectorizable_type`) so GX compares whole columns instead of calling Python per value.
 - PostgreSQL: a GX SQL datasource (SQLAlchemy 2 + psycopg) over a query asset; GX pushes the work into SQL.
+The tables of one check op share one warehouse connection and one GX datasource (`validate_tables`).
 
 A suite's `meta.guard` says what it guards: the asset key, the relation, the key columns (used for the sample of
 offending keys), whether a failure blocks downstream assets, the scope (`all` rows, or `latest_load` = the rows of the
 most recent extraction, for the large append-only tables) and derived columns (SQL expressions evaluated by the
 warehouse, e.g. the highest plausible spend of a request), so one SQL text serves both engines.
 
-GX is imported lazily: loading the code location must not pay for it.
+GX is imported lazily (orchestration/checks/gx_import.py): loading the code location must not pay for it.
 """
 
 from __future__ import annotations
@@ -29,13 +31,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-import pyarrow as pa
-import pyarrow.compute as pc
-
-from orchestration.resources.warehouse import WarehouseResource, qualified, quote
+from orchestration.lazy import lazy_module
+from orchestration.resources.warehouse import WarehouseResource, WarehouseSession, qualified, quote
 
 if TYPE_CHECKING:
     import pandas as pd
+
+# Deferred: only executing the checks needs them, not loading the code location (orchestration/lazy.py).
+pa = lazy_module("pyarrow")
+pc = lazy_module("pyarrow.compute")
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
@@ -74,7 +78,8 @@ class GuardedTable:
         """The rows to validate, with the derived columns; the same SQL on DuckDB and PostgreSQL.
 
         Given the table's `existing_columns`, a column the suite names but the table lacks is left out, so only the
-        expectations on it fail (GX reports the missing column) instead of the whole read.
+        expectations on it fail (GX reports the missing column) instead of the whole read. Scope `latest_load`
+        reads `_loaded_at`, indexed on PostgreSQL for the append-only tables (orchestration/extract/tables.py).
         """
         table = qualified(*self.relation)
         existing = None if existing_columns is None else set(existing_columns)
@@ -218,7 +223,9 @@ def expectation_parameters(now: dt.datetime) -> dict[str, Any]:
 
 def gx_context():
     """An ephemeral GX context (nothing written to disk), progress bars off (they would flood the run logs)."""
-    import great_expectations as gx
+    from orchestration.checks.gx_import import import_great_expectations
+
+    gx = import_great_expectations()
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")
@@ -327,38 +334,71 @@ class _Accumulator:
 # --- engines ---------------------------------------------------------------------------------------------------------
 
 
+def _vectorizable_type(arrow_type: pa.DataType) -> pa.DataType | None:
+    """The type a column is cast to before validation, or None to keep it.
+
+    GX's pandas range check (expect_column_values_to_be_between) compares whole columns only for int64/float64 and
+    datetime64[ns] (or tz-aware) dtypes; any other dtype goes through a per-value Python `Series.map`, ~100x slower.
+    Arrow gives timestamp[us], date32, int32 and decimals, so: timestamps and dates -> timestamp[ns], narrower ints ->
+    int64, floats -> float64, decimals -> float64 (the suites' bounds are floats anyway). NULLs stay NULL (NaN/NaT).
+    """
+    if pa.types.is_timestamp(arrow_type):
+        return None if arrow_type.unit == "ns" else pa.timestamp("ns", arrow_type.tz)
+    if pa.types.is_date(arrow_type):
+        return pa.timestamp("ns")
+    if pa.types.is_integer(arrow_type):
+        return None if arrow_type in (pa.int64(), pa.uint64()) else pa.int64()
+    if pa.types.is_floating(arrow_type) or pa.types.is_decimal(arrow_type):
+        return None if arrow_type == pa.float64() else pa.float64()
+    return None
+
+
 def _arrow_to_pandas(batch: pa.RecordBatch | pa.Table) -> pd.DataFrame:
-    """Decimals as float64 and dates as datetime64, so range expectations compare like with like."""
+    """A frame whose dtypes take GX's vectorized paths (see `_vectorizable_type`), values and NULLs unchanged."""
     table = pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
     for i, f in enumerate(table.schema):
-        if pa.types.is_decimal(f.type):
-            table = table.set_column(i, f.name, pc.cast(table.column(i), pa.float64()))
+        target = _vectorizable_type(f.type)
+        if target is None:
+            continue
+        # a value outside the target's range (e.g. a date beyond 2262 in ns) keeps its column: GX's slow path copes
+        with contextlib.suppress(pa.ArrowInvalid):
+            table = table.set_column(i, f.name, pc.cast(table.column(i), target))
     return table.to_pandas(date_as_object=False)
 
 
-def _duckdb_chunks(warehouse: WarehouseResource, sql: str, chunk_rows: int) -> Iterator[pa.RecordBatch]:
-    with warehouse.connect() as session:
-        reader = session.conn.sql(sql).fetch_arrow_reader(chunk_rows)
-        yield from reader
+class _DataFrameValidator:
+    """DuckDB: each table's rows are read over the shared connection and validated as pandas frames, chunk by chunk."""
 
+    def __init__(self, context, session: WarehouseSession, chunk_rows: int) -> None:
+        self.source = context.data_sources.add_pandas(f"pandas_{uuid.uuid4().hex[:8]}")
+        self.session = session
+        self.chunk_rows = chunk_rows
 
-def _validate_dataframes(
-    context, table: GuardedTable, frames: Iterable[pd.DataFrame], parameters: Mapping[str, Any]
-) -> SuiteOutcome:
-    suite = _suite(table)
-    source = context.data_sources.add_pandas(f"pandas_{uuid.uuid4().hex[:8]}")
-    batch_definition = source.add_dataframe_asset(table.suite_name).add_batch_definition_whole_dataframe("chunk")
-    accumulator = _Accumulator(table)
-    rows = 0
-    for frame in frames:
-        if frame.empty and rows:
-            continue
-        rows += len(frame)
-        batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
-        accumulator.add(
-            batch.validate(suite, expectation_parameters=dict(parameters), result_format=_result_format(table))
-        )
-    return accumulator.outcome("duckdb", rows)
+    def validate(self, table: GuardedTable, sql: str, parameters: Mapping[str, Any]) -> SuiteOutcome:
+        suite = _suite(table)
+        asset = self.source.add_dataframe_asset(f"{table.suite_name}_{uuid.uuid4().hex[:8]}")
+        batch_definition = asset.add_batch_definition_whole_dataframe("chunk")
+        accumulator = _Accumulator(table)
+        rows = 0
+        for chunk in self.session.conn.sql(sql).to_arrow_reader(self.chunk_rows):
+            if chunk.num_rows == 0 and rows:
+                continue
+            frame = _arrow_to_pandas(chunk)
+            rows += len(frame)
+            batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
+            accumulator.add(
+                batch.validate(suite, expectation_parameters=dict(parameters), result_format=_result_format(table))
+            )
+        if rows == 0:  # no chunk at all: validate the empty frame, so the suite still reports (e.g. missing columns)
+            empty = _arrow_to_pandas(self.session.conn.sql(sql).limit(0).to_arrow_table())
+            batch = batch_definition.get_batch(batch_parameters={"dataframe": empty})
+            accumulator.add(
+                batch.validate(suite, expectation_parameters=dict(parameters), result_format=_result_format(table))
+            )
+        return accumulator.outcome("duckdb", rows)
+
+    def close(self) -> None:
+        pass
 
 
 def sqlalchemy_url(postgres_url: str) -> str:
@@ -367,31 +407,85 @@ def sqlalchemy_url(postgres_url: str) -> str:
     return f"postgresql+psycopg://{rest}" if scheme in ("postgres", "postgresql") else postgres_url
 
 
-def _validate_postgres(
-    context, warehouse: WarehouseResource, table: GuardedTable, sql: str, parameters: Mapping[str, Any]
-) -> SuiteOutcome:
-    rows = warehouse.query(f"SELECT count(*) FROM ({sql}) AS scoped")[0][0]
-    source = context.data_sources.add_postgres(
-        f"postgres_{uuid.uuid4().hex[:8]}", connection_string=sqlalchemy_url(warehouse.postgres_url)
-    )
-    accumulator = _Accumulator(table)
-    try:
-        asset = source.add_query_asset(table.suite_name, query=sql)
+class _SqlValidator:
+    """PostgreSQL: one GX SQL datasource (one SQLAlchemy pool) for all tables; GX runs the expectations in SQL."""
+
+    def __init__(self, context, session: WarehouseSession, connection_url: str) -> None:
+        self.source = context.data_sources.add_postgres(
+            f"postgres_{uuid.uuid4().hex[:8]}", connection_string=sqlalchemy_url(connection_url)
+        )
+        self.session = session
+
+    def validate(self, table: GuardedTable, sql: str, parameters: Mapping[str, Any]) -> SuiteOutcome:
+        rows = self.session.query(f"SELECT count(*) FROM ({sql}) AS scoped")[0][0]
+        asset = self.source.add_query_asset(f"{table.suite_name}_{uuid.uuid4().hex[:8]}", query=sql)
         batch = asset.add_batch_definition_whole_table("all").get_batch()
+        accumulator = _Accumulator(table)
         accumulator.add(
             batch.validate(_suite(table), expectation_parameters=dict(parameters), result_format=_result_format(table))
         )
-    finally:  # GX keeps a SQLAlchemy pool per datasource: close its connections now, not at process exit
-        source.get_engine().dispose()
-    return accumulator.outcome("postgres", int(rows))
+        return accumulator.outcome("postgres", int(rows))
+
+    def close(self) -> None:  # GX keeps a SQLAlchemy pool per datasource: close its connections now, not at exit
+        self.source.get_engine().dispose()
 
 
-def _existing_columns(warehouse: WarehouseResource, table: GuardedTable) -> list[str]:
-    with warehouse.connect() as session:
-        columns = session.columns(*table.relation)
-    if not columns:
-        raise LookupError(f"table {'.'.join(table.relation)} does not exist (or has no columns)")
-    return columns
+@contextlib.contextmanager
+def _validator(context, warehouse: WarehouseResource, chunk_rows: int) -> Iterator[_DataFrameValidator | _SqlValidator]:
+    with warehouse.connect(autocommit=True) as session:  # one statement failing must not abort the next table's
+        if warehouse.engine == "duckdb":
+            validator = _DataFrameValidator(context, session, chunk_rows)
+        elif warehouse.engine == "postgres":
+            validator = _SqlValidator(context, session, warehouse.postgres_connection_url)
+        else:
+            raise ValueError(f"unknown warehouse engine {warehouse.engine!r}")
+        try:
+            yield validator
+        finally:
+            validator.close()
+
+
+def _unreadable(table: GuardedTable, engine: str, exc: Exception) -> SuiteOutcome:
+    """The table is missing or unreadable: the check fails and says why."""
+    message = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    logger.warning("suite %s could not run: %s", table.suite_name, message)
+    return SuiteOutcome(table, engine, evaluated=table.expectation_count, error=message)
+
+
+def _validate_one(validator, table: GuardedTable, parameters: Mapping[str, Any]) -> SuiteOutcome:
+    try:
+        columns = validator.session.columns(*table.relation)
+        if not columns:
+            raise LookupError(f"table {'.'.join(table.relation)} does not exist (or has no columns)")
+        return validator.validate(table, table.select_sql(columns), parameters)
+    except Exception as exc:
+        return _unreadable(table, validator.session.engine, exc)
+
+
+def validate_tables(
+    tables: Iterable[GuardedTable],
+    warehouse: WarehouseResource,
+    *,
+    now: dt.datetime | None = None,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    context=None,
+) -> Iterator[SuiteOutcome]:
+    """Validate each table with its suite, in order; an unreadable table is a failed outcome.
+
+    All tables share one warehouse connection and one GX datasource: opening the DuckDB file (or a SQLAlchemy pool)
+    per table cost more than validating a small table.
+    """
+    tables = list(tables)
+    parameters = expectation_parameters(now or dt.datetime.now(dt.UTC))
+    context = context or gx_context()
+    with contextlib.ExitStack() as stack:
+        try:
+            validator = stack.enter_context(_validator(context, warehouse, chunk_rows))
+        except Exception as exc:  # e.g. the warehouse is unreachable: every table's check fails and says why
+            yield from (_unreadable(table, warehouse.engine, exc) for table in tables)
+            return
+        for table in tables:
+            yield _validate_one(validator, table, parameters)
 
 
 def validate_table(
@@ -402,18 +496,6 @@ def validate_table(
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     context=None,
 ) -> SuiteOutcome:
-    """Validate `table` with its suite on the warehouse's engine; an unreadable table is a failed outcome."""
-    parameters = expectation_parameters(now or dt.datetime.now(dt.UTC))
-    context = context or gx_context()
-    try:
-        sql = table.select_sql(_existing_columns(warehouse, table))
-        if warehouse.engine == "duckdb":
-            frames = (_arrow_to_pandas(b) for b in _duckdb_chunks(warehouse, sql, chunk_rows))
-            return _validate_dataframes(context, table, frames, parameters)
-        if warehouse.engine == "postgres":
-            return _validate_postgres(context, warehouse, table, sql, parameters)
-        raise ValueError(f"unknown warehouse engine {warehouse.engine!r}")
-    except Exception as exc:  # the table is missing or unreadable: the check fails and says why
-        message = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-        logger.warning("suite %s could not run: %s", table.suite_name, message)
-        return SuiteOutcome(table, warehouse.engine, evaluated=table.expectation_count, error=message)
+    """Validate one table (see `validate_tables`)."""
+    [outcome] = validate_tables([table], warehouse, now=now, chunk_rows=chunk_rows, context=context)
+    return outcome

@@ -1,11 +1,15 @@
-"""GX suites as Dagster asset checks: one `gx_suite` check per guarded table, grouped in one op per layer.
+"""GX suites as Dagster asset checks: one `gx_suite` check per guarded table, grouped in as few ops as blocking allows.
 
-One op per layer (raw, marts, ml) rather than one per table: every step of the multiprocess executor is a
-subprocess that loads the code location and imports GX (seconds each), which a check per table would pay 20 times.
-The ops can subset, so a run that materializes some raw tables evaluates only their checks. Layers stay separate
-because blocking checks gate their downstream assets: the raw op runs after extraction and gates dbt, the marts op
-runs after dbt and gates the ML assets. (Dagster splits a layer's op into several steps when blocking checks sit
-between its assets, e.g. marts checks before and after the daily-partitioned usage models.)
+Every step of the multiprocess executor is a subprocess that loads the code location and imports GX (seconds each),
+so the checks are grouped rather than one op per table (which would pay that 20 times):
+- blocking suites, one op per layer: `raw_gx_suites` runs after extraction and gates dbt; `marts_gx_suites` (the
+  MRR identities) runs after those marts are built and gates what is built from them (later marts, ML);
+- every non-blocking suite, whatever its layer, in one op `nonblocking_gx_suites`. Dagster runs a multi-asset check
+  as one step per upstream step, so each of these checks also depends on the other tables of the op
+  (`additional_deps`): the op runs once, after all of them (at the end of a daily run), instead of once per layer.
+  They gate nothing, so waiting costs nothing; the price is that when one of those tables fails to build in a run,
+  the whole op is skipped in that run.
+The ops can subset, so a run that materializes some raw tables evaluates only their checks.
 
 Severity: a failed expectation marked `critical` in its suite (every raw expectation; the MRR identities of the
 marts) makes the check ERROR; otherwise WARN. A blocking check (suite meta.guard.blocking) that fails at ERROR stops
@@ -76,7 +80,14 @@ def _summary(outcome: SuiteOutcome) -> str:
     return f"{outcome.table.suite_name}: {len(outcome.failures)} of {outcome.evaluated} expectations failed: {failed}"
 
 
-def _layer_checks(layer: str, tables: list[GuardedTable], chunk_rows: int) -> dg.AssetChecksDefinition:
+NONBLOCKING_OP = "nonblocking_gx_suites"
+
+
+def _op_name(table: GuardedTable) -> str:
+    return f"{table.layer}_gx_suites" if table.blocking else NONBLOCKING_OP
+
+
+def _checks_op(name: str, tables: list[GuardedTable], chunk_rows: int) -> dg.AssetChecksDefinition:
     by_check_key = {gx_check_key(_asset_key(t)): t for t in tables}
     specs = [
         dg.AssetCheckSpec(
@@ -86,27 +97,27 @@ def _layer_checks(layer: str, tables: list[GuardedTable], chunk_rows: int) -> dg
             description=f"Great Expectations suite expectations/{t.path.name} ({t.expectation_count} expectations, "
             f"scope: {t.scope}){'; blocking at ERROR' if t.blocking else ''}.",
             metadata={"suite_file": f"expectations/{t.path.name}"},
+            # non-blocking: wait for the op's other tables too, so the op is one step (see the module docstring)
+            additional_deps=[] if t.blocking else [_asset_key(other) for other in tables if other is not t],
         )
         for t in tables
     ]
 
     @dg.multi_asset_check(
         specs=specs,
-        name=f"{layer}_gx_suites",
+        name=name,
         can_subset=True,
         pool=WAREHOUSE_POOL,
-        description=f"Great Expectations suites of the {layer} tables (expectations/{layer}.*.json).",
+        description="Great Expectations suites " + ", ".join(f"expectations/{t.path.name}" for t in tables) + ".",
     )
     def gx_suites(
         context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
     ) -> Iterable[dg.AssetCheckResult]:
-        from orchestration.checks.gx import gx_context, validate_table
+        from orchestration.checks.gx import validate_tables
 
-        gx = gx_context()
         now = dt.datetime.now(dt.UTC)  # "not in the future" means: not after this check ran
-        for check_key in sorted(context.selected_asset_check_keys, key=lambda k: k.asset_key.to_user_string()):
-            table = by_check_key[check_key]
-            outcome = validate_table(table, warehouse, now=now, chunk_rows=chunk_rows, context=gx)
+        selected = sorted(context.selected_asset_check_keys, key=lambda k: k.asset_key.to_user_string())
+        for outcome in validate_tables([by_check_key[k] for k in selected], warehouse, now=now, chunk_rows=chunk_rows):
             context.log.info(_summary(outcome))
             yield check_result(outcome)
 
@@ -120,17 +131,18 @@ def build_quality_checks(
     expectations_dir: Path = EXPECTATIONS_DIR,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
 ) -> list[dg.AssetChecksDefinition]:
-    """The GX asset checks of the code location: one multi-asset check per layer.
+    """The GX asset checks of the code location: one multi-asset check per layer for the blocking suites and one for
+    all the others (see the module docstring).
 
     `asset_keys`: the assets of the Definitions; suites guarding assets that are not there (yet) are left out.
     `settings` is accepted for symmetry with the other builders (the warehouse comes from the `warehouse` resource).
     """
     del settings
-    by_layer: dict[str, list[GuardedTable]] = defaultdict(list)
+    by_op: dict[str, list[GuardedTable]] = defaultdict(list)
     for table in load_guarded_tables(expectations_dir):
         if asset_keys is None or _asset_key(table) in asset_keys:
-            by_layer[table.layer].append(table)
-    return [_layer_checks(layer, tables, chunk_rows) for layer, tables in sorted(by_layer.items())]
+            by_op[_op_name(table)].append(table)
+    return [_checks_op(name, tables, chunk_rows) for name, tables in sorted(by_op.items())]
 
 
 def asset_keys_of(assets: Iterable[dg.AssetsDefinition | dg.AssetSpec]) -> set[dg.AssetKey]:

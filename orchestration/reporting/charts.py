@@ -349,25 +349,16 @@ def service_panels(daily: pd.DataFrame, title: str) -> str:
     with mpl.rc_context(STYLE):
         for i, (service, rows) in enumerate(daily.sort_values("day").groupby("service", sort=True)):
             days = pd.to_datetime(rows["day"])
-            color = PALETTE[i % len(PALETTE)]
-            left.plot(
-                days,
-                rows["latency_p95_ms"].astype(float),
-                color=color,
-                marker="o",
-                markersize=2.5,
-                linewidth=1.6,
-                label=service,
-            )
-            right.plot(
-                days,
-                rows["error_rate"].astype(float),
-                color=color,
-                marker="o",
-                markersize=2.5,
-                linewidth=1.6,
-                label=service,
-            )
+            for ax, column in ((left, "latency_p95_ms"), (right, "error_rate")):
+                ax.plot(
+                    days,
+                    rows[column].astype(float),
+                    color=PALETTE[i % len(PALETTE)],
+                    marker="o",
+                    markersize=2.5,
+                    linewidth=1.6,
+                    label=service,
+                )
         left.set_title("p95 latency (ms)")
         right.set_title("Error rate")
         right.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=1))

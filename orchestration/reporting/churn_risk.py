@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import pandas as pd
-
+from orchestration.reporting.churn_snapshot import ChurnSnapshot
 from orchestration.reporting.content import Column, Kpi, ReportContent, Section, Table
 from orchestration.reporting.definitions import CHURN_DEFINITIONS
-from orchestration.reporting.formatting import money, month_label
+from orchestration.reporting.formatting import money
 from orchestration.reporting.frames import RISK_BAND_ORDER, mask_customer_names, sort_by_rank
 from orchestration.reporting.specs import WEEKLY_CHURN_RISK, ChurnRiskData, iso_week_bounds
 
@@ -34,8 +33,7 @@ def build(data: ChurnRiskData, *, mask_names: bool) -> ReportContent:
     by_tier = by_tier.reset_index().sort_values(["high_mrr_at_risk", "tier"], ascending=[False, True])
     counts = {b: int((listed["risk_band"] == b).sum()) for b in LISTED_BANDS}
     at_risk = {b: float(listed.loc[listed["risk_band"] == b, "mrr_at_risk"].sum()) for b in LISTED_BANDS}
-    snapshots = sorted(pd.to_datetime(predictions["snapshot_month"]).dropna().unique())
-    snapshot = month_label(snapshots[-1]) if snapshots else "–"
+    snapshot = ChurnSnapshot.of(predictions)
     cards = [
         Kpi("High-risk customers", float(counts["high"]), "int"),
         Kpi("MRR at risk (high)", at_risk["high"], "money"),
@@ -76,11 +74,11 @@ def build(data: ChurnRiskData, *, mask_names: bool) -> ReportContent:
         report=WEEKLY_CHURN_RISK,
         period=data.period,
         title="Weekly churn-risk list",
-        subtitle=f"{data.period} ({monday:%d %b} – {sunday:%d %b %Y}) · model snapshot {snapshot}",
+        subtitle=f"{data.period} ({monday:%d %b} – {sunday:%d %b %Y}) · model snapshot {snapshot.label}",
         currency=currency,
         kpis=cards,
         sections=[
-            Section(title="Summary by tier", anchor="tiers", tables=[tier_table]),
+            Section.of_table(tier_table, anchor="tiers"),
             Section(
                 title="Customers to contact",
                 anchor="list",
@@ -94,7 +92,8 @@ def build(data: ChurnRiskData, *, mask_names: bool) -> ReportContent:
             "medium_risk_customers": counts["medium"],
             "mrr_at_risk_high": at_risk["high"],
             "mrr_at_risk_medium": at_risk["medium"],
-            "snapshot_month": snapshot,
+            "snapshot_month": snapshot.month,
+            "snapshot_scored_retrospectively": snapshot.retrospective,
         },
         definitions=CHURN_DEFINITIONS,
         highlights=[
@@ -102,4 +101,5 @@ def build(data: ChurnRiskData, *, mask_names: bool) -> ReportContent:
             f"{counts['medium']} medium-risk customers ({money(at_risk['medium'], currency)})."
         ],
         change_labels=(),
+        notes=snapshot.notes,
     )

@@ -12,7 +12,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
-import pandas as pd
+from orchestration.lazy import lazy_module
+
+pd = lazy_module("pandas")  # deferred: not needed to load the code location (orchestration/lazy.py)
 
 # How a column is typed in XLSX and formatted in HTML. "pct"/"pct_change" hold fractions (0.837), like the marts'
 # rates (nrr, logo_churn_rate); "percent" holds 0-100 values, like the marts' *_pct columns (gross_margin_pct).
@@ -129,6 +131,11 @@ class Section:
     tables: list[Table] = field(default_factory=list)
     wide: bool = False  # printed on landscape pages
 
+    @classmethod
+    def of_table(cls, table: Table, anchor: str, intro: str = "") -> Section:
+        """A section holding one table, titled like it (the table's own heading is then not repeated)."""
+        return cls(title=table.title, anchor=anchor, intro=intro, tables=[table])
+
 
 @dataclass(frozen=True)
 class Definition:
@@ -149,7 +156,7 @@ class ReportContent:
     definitions: list[Definition] = field(default_factory=list)
     highlights: list[str] = field(default_factory=list)
     change_labels: tuple[str, ...] = ("vs prior month", "vs prior year")
-    notes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # footnotes, printed after the last section
     kpi_table: Table | None = None  # the KPI cards as a table, for CSV/XLSX
 
     @property

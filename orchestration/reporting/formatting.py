@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
+from collections.abc import Callable
+from typing import Any, Concatenate, ParamSpec
 
-import pandas as pd
-
+from orchestration.lazy import lazy_module
 from orchestration.reporting.content import Kind
+
+pd = lazy_module("pandas")  # deferred: not needed to load the code location (orchestration/lazy.py)
 
 CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}
 MINUS = "-"  # ASCII minus: survives PDF text extraction and copy-paste into spreadsheets
+MISSING = "–"  # how a missing number, date or month reads
+P = ParamSpec("P")
 
 
 def is_missing(value: object) -> bool:
@@ -22,51 +28,54 @@ def is_missing(value: object) -> bool:
         return False
 
 
-def money(value: object, currency: str = "USD", decimals: int = 0) -> str:
-    if is_missing(value):
-        return "–"
-    number = float(value)  # type: ignore[arg-type]
+def _dash_if_missing(format_present: Callable[Concatenate[Any, P], str]) -> Callable[Concatenate[object, P], str]:
+    """`format_present` for a value, the dash for a missing one (None, NaN, NaT): one rule for every number."""
+
+    @functools.wraps(format_present)
+    def formatted(value: object, *args: P.args, **kwargs: P.kwargs) -> str:
+        return MISSING if is_missing(value) else format_present(value, *args, **kwargs)
+
+    return formatted
+
+
+@_dash_if_missing
+def money(value: Any, currency: str = "USD", decimals: int = 0) -> str:
+    number = float(value)
     symbol = CURRENCY_SYMBOLS.get(currency, currency + " ")
     sign = MINUS if number < 0 and round(abs(number), decimals) > 0 else ""
     return f"{sign}{symbol}{abs(number):,.{decimals}f}"
 
 
-def integer(value: object) -> str:
-    if is_missing(value):
-        return "–"
-    return f"{round(float(value)):,d}"  # type: ignore[arg-type]
+@_dash_if_missing
+def integer(value: Any) -> str:
+    return f"{round(float(value)):,d}"
 
 
-def number(value: object, decimals: int = 2) -> str:
-    if is_missing(value):
-        return "–"
-    return f"{float(value):,.{decimals}f}"  # type: ignore[arg-type]
+@_dash_if_missing
+def number(value: Any, decimals: int = 2) -> str:
+    return f"{float(value):,.{decimals}f}"
 
 
-def pct(value: object, decimals: int = 1) -> str:
+@_dash_if_missing
+def pct(value: Any, decimals: int = 1) -> str:
     """A fraction as a percentage: 0.9834 -> '98.3%'."""
-    if is_missing(value):
-        return "–"
-    return f"{float(value) * 100:.{decimals}f}%"  # type: ignore[arg-type]
+    return f"{float(value) * 100:.{decimals}f}%"
 
 
-def signed_pct(value: object, decimals: int = 1) -> str:
-    if is_missing(value):
-        return "–"
-    return f"{float(value) * 100:+.{decimals}f}%"  # type: ignore[arg-type]
+@_dash_if_missing
+def signed_pct(value: Any, decimals: int = 1) -> str:
+    return f"{float(value) * 100:+.{decimals}f}%"
 
 
-def signed_pp(value: object, decimals: int = 1) -> str:
+@_dash_if_missing
+def signed_pp(value: Any, decimals: int = 1) -> str:
     """A difference of two fractions in percentage points: 0.012 -> '+1.2 pp'."""
-    if is_missing(value):
-        return "–"
-    return f"{float(value) * 100:+.{decimals}f} pp"  # type: ignore[arg-type]
+    return f"{float(value) * 100:+.{decimals}f} pp"
 
 
-def signed_number(value: object, decimals: int = 2) -> str:
-    if is_missing(value):
-        return "–"
-    return f"{float(value):+,.{decimals}f}"  # type: ignore[arg-type]
+@_dash_if_missing
+def signed_number(value: Any, decimals: int = 2) -> str:
+    return f"{float(value):+,.{decimals}f}"
 
 
 def as_date(value: object) -> dt.date | None:
@@ -81,35 +90,32 @@ def as_date(value: object) -> dt.date | None:
 
 def month_label(value: object) -> str:
     day = as_date(value)
-    return "–" if day is None else day.strftime("%b %Y")
+    return MISSING if day is None else day.strftime("%b %Y")
 
 
 def format_value(value: object, kind: Kind, currency: str = "USD") -> str:
+    if is_missing(value):
+        return "" if kind == "text" else MISSING
     if kind == "money":
         return money(value, currency)
     if kind == "money_precise":
         return money(value, currency, decimals=2)
     if kind == "int":
         return integer(value)
-    if kind == "number":
-        return number(value)
-    if kind == "ratio":
+    if kind in ("number", "ratio"):
         return number(value)
     if kind == "general":
-        return "–" if is_missing(value) else f"{float(value):,.6g}"  # type: ignore[arg-type]
+        return f"{float(value):,.6g}"  # type: ignore[arg-type]
     if kind == "pct":
         return pct(value)
     if kind == "pct_change":
         return signed_pct(value)
     if kind == "percent":
-        return "–" if is_missing(value) else f"{float(value):.1f}%"  # type: ignore[arg-type]
+        return f"{float(value):.1f}%"  # type: ignore[arg-type]
     if kind == "date":
-        day = as_date(value)
-        return "–" if day is None else day.isoformat()
+        return as_date(value).isoformat()  # type: ignore[union-attr]
     if kind == "month":
         return month_label(value)
-    if is_missing(value):
-        return ""
     if isinstance(value, float) and math.isfinite(value):
         return f"{value:g}"
     return str(value)

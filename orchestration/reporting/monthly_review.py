@@ -7,6 +7,7 @@ import math
 import pandas as pd
 
 from orchestration.reporting import charts
+from orchestration.reporting.churn_snapshot import ChurnSnapshot
 from orchestration.reporting.content import ALERT_COLUMNS, Chart, Column, Kpi, ReportContent, Section, Table, plain
 from orchestration.reporting.definitions import MONTHLY_DEFINITIONS
 from orchestration.reporting.formatting import format_change, money, month_label, pct, plural
@@ -160,11 +161,24 @@ def _movements(data: MonthlyReviewData, month: pd.Timestamp, kpi_row: pd.Series)
     return section, values
 
 
+def _forecast_from(data: MonthlyReviewData, month: pd.Timestamp) -> tuple[pd.DataFrame, str]:
+    """The MRR forecast made from `month` and the section's intro.
+
+    ml.mrr_forecast holds the latest forecast only. In the review of an earlier month it would be a forecast made
+    months later, drawn as if from that month: it is left out (the forecast of that time is not kept)."""
+    forecast = as_timestamps(data.mrr_forecast, "month")
+    forecast = forecast.loc[forecast["month"] > month].sort_values("month")
+    if len(forecast) and forecast["month"].iloc[0] != month + pd.DateOffset(months=1):
+        first = month_label(forecast["month"].iloc[0])
+        return forecast.iloc[0:0], f"Month-end MRR; the stored forecast starts in {first}, so it is not shown."
+    models = sorted(forecast["model"].dropna().astype(str).unique())
+    return forecast, "Month-end MRR" + (f"; forecast model: {', '.join(models)}." if models else ".")
+
+
 def _trend(data: MonthlyReviewData, kpi: pd.DataFrame, month: pd.Timestamp) -> Section:
     history = kpi.loc[(kpi["month"] <= month) & kpi["is_closed_month"].astype(bool)].sort_values("month")
     history = history.tail(TREND_MONTHS)
-    forecast = as_timestamps(data.mrr_forecast, "month")
-    forecast = forecast.loc[forecast["month"] > month].sort_values("month")
+    forecast, intro = _forecast_from(data, month)
     frame = pd.concat(
         [
             history[["month", "mrr"]],
@@ -172,17 +186,16 @@ def _trend(data: MonthlyReviewData, kpi: pd.DataFrame, month: pd.Timestamp) -> S
         ],
         ignore_index=True,
     )
-    models = sorted(forecast["model"].dropna().astype(str).unique())
     chart = Chart(
         title="MRR trend and forecast",
         image_uri=charts.forecast_fan(
             history.set_index("month")["mrr"],
             forecast,
-            f"MRR, last {len(history)} months and 12-month forecast",
+            f"MRR, last {len(history)} months" + (" and 12-month forecast" if len(forecast) else ""),
             data.currency,
             actual_label="MRR",
         ),
-        alt="MRR per month with the forecast mean and 80% and 95% bands.",
+        alt="MRR per month" + (" with the forecast mean and 80% and 95% bands." if len(forecast) else "."),
     )
     money_cols = [
         ("forecast_mean", "Forecast"),
@@ -194,7 +207,7 @@ def _trend(data: MonthlyReviewData, kpi: pd.DataFrame, month: pd.Timestamp) -> S
     return Section(
         title="MRR trend and forecast",
         anchor="trend",
-        intro="Month-end MRR" + (f"; forecast model: {', '.join(models)}." if models else "."),
+        intro=intro,
         charts=[chart],
         tables=[
             Table(
@@ -386,49 +399,38 @@ def _cash_and_margin(data: MonthlyReviewData, kpi: pd.DataFrame, month: pd.Times
     return [cash, margin]
 
 
-def _risk_and_alerts(data: MonthlyReviewData, mask_names: bool) -> tuple[list[Section], pd.DataFrame, pd.DataFrame]:
+def _risk_and_alerts(
+    data: MonthlyReviewData, mask_names: bool
+) -> tuple[list[Section], pd.DataFrame, pd.DataFrame, ChurnSnapshot]:
     predictions = mask_customer_names(data.churn_predictions, mask_names)
     at_risk = predictions.sort_values(["mrr_at_risk", "customer_id"], ascending=[False, True], kind="mergesort")
     at_risk = at_risk.head(AT_RISK_ROWS)
     alerts = sort_by_rank(
         as_timestamps(data.metric_alerts, "day"), "severity", SEVERITY_ORDER, ["day", "metric"], [False, True]
     )
-    snapshot = month_label(at_risk["snapshot_month"].iloc[0]) if len(at_risk) else "–"
-    risk = Section(
-        title="Top accounts by MRR at risk",
+    snapshot = ChurnSnapshot.of(predictions)
+    risk = Section.of_table(
+        Table(
+            name="accounts_at_risk",
+            title="Top accounts by MRR at risk",
+            frame=at_risk,
+            columns=[
+                Column("customer_name", "Customer"),
+                Column("customer_id", "ID"),
+                Column("tier", "Tier"),
+                Column("risk_band", "Risk"),
+                Column("churn_probability", "Churn prob.", "pct"),
+                Column("mrr_at_risk", "MRR at risk", "money"),
+                Column("top_drivers", "Churn drivers", wrap=True),
+            ],
+        ),
         anchor="risk",
-        intro=f"Churn model snapshot {snapshot}; MRR at risk = churn probability × MRR.",
-        tables=[
-            Table(
-                name="accounts_at_risk",
-                title="Top accounts by MRR at risk",
-                frame=at_risk,
-                columns=[
-                    Column("customer_name", "Customer"),
-                    Column("customer_id", "ID"),
-                    Column("tier", "Tier"),
-                    Column("risk_band", "Risk"),
-                    Column("churn_probability", "Churn prob.", "pct"),
-                    Column("mrr_at_risk", "MRR at risk", "money"),
-                    Column("top_drivers", "Churn drivers", wrap=True),
-                ],
-            )
-        ],
+        intro=f"Churn model snapshot {snapshot.label}; MRR at risk = churn probability × MRR.",
     )
-    alert_section = Section(
-        title="Open alerts",
-        anchor="alerts",
-        tables=[
-            Table(
-                name="open_alerts",
-                title="Open alerts",
-                frame=alerts,
-                columns=list(ALERT_COLUMNS),
-                empty_text="No open alerts.",
-            )
-        ],
+    alert_section = Section.of_table(
+        Table("open_alerts", "Open alerts", list(ALERT_COLUMNS), alerts, empty_text="No open alerts."), anchor="alerts"
     )
-    return [risk, alert_section], at_risk, alerts
+    return [risk, alert_section], at_risk, alerts, snapshot
 
 
 def _highlights(
@@ -461,7 +463,7 @@ def build(data: MonthlyReviewData, *, mask_names: bool) -> ReportContent:
     kpi = as_timestamps(data.kpi_monthly, "month")
     cards, kpi_row = _kpis(kpi, month)
     movement_section, movement = _movements(data, month, kpi_row)
-    risk_sections, at_risk, alerts = _risk_and_alerts(data, mask_names)
+    risk_sections, at_risk, alerts, snapshot = _risk_and_alerts(data, mask_names)
     sections = [
         _trend(data, kpi, month),
         movement_section,
@@ -490,4 +492,5 @@ def build(data: MonthlyReviewData, *, mask_names: bool) -> ReportContent:
         summary=summary,
         definitions=MONTHLY_DEFINITIONS,
         highlights=_highlights(cards, movement, at_risk, alerts, data.currency),
+        notes=snapshot.notes,
     )

@@ -23,7 +23,6 @@ from pathlib import Path
 
 import jinja2
 import markupsafe
-import xlsxwriter
 
 from orchestration.reporting.content import Column, Kpi, ReportContent, Table
 from orchestration.reporting.formatting import as_date, format_change, format_value, is_missing
@@ -234,6 +233,8 @@ def csv_bytes(table: Table) -> bytes:
 
 
 def xlsx_bytes(tables: list[Table], title: str) -> bytes:
+    import xlsxwriter  # only rendering needs it; not imported at code-location load (orchestration/lazy.py)
+
     buffer = io.BytesIO()
     workbook = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_numbers": False, "nan_inf_to_errors": True})
     workbook.set_properties({"title": title, "created": DOCUMENT_DATE, "author": "saas-metrics-warehouse"})

@@ -347,6 +347,7 @@ def _predictions(company: _Company, t: int, rng: np.random.Generator) -> pd.Data
             "tier": customers["tier"].to_numpy(),
             "tenure_months": t - customers["first_month"].to_numpy(),
             "last_active_day": [month_end - dt.timedelta(days=int(d)) for d in rng.integers(0, 45, len(paying))],
+            "scored_retrospectively": False,
         }
     )
 

@@ -15,10 +15,13 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
-import pandas as pd
+from orchestration.lazy import lazy_module
+
+pd = lazy_module("pandas")  # deferred: not needed to load the code location (orchestration/lazy.py)
 
 MONTHLY_BUSINESS_REVIEW = "monthly_business_review"
 WEEKLY_USAGE_COST = "weekly_usage_cost"
@@ -120,6 +123,7 @@ CHURN_PREDICTIONS_COLUMNS = (
     "tier",
     "tenure_months",
     "last_active_day",
+    "scored_retrospectively",  # the snapshot was scored after newer months had closed (footnoted)
 )
 METRIC_ALERTS_COLUMNS = ("day", "metric", "scope", "value", "expected_low", "expected_high", "severity", "message")
 USAGE_WEEKLY_COLUMNS = (
@@ -164,23 +168,24 @@ def _decimals_to_float(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 class _Inputs:
-    """Shared behaviour of the input dataclasses: column check and numeric normalisation."""
+    """Shared behaviour of the input dataclasses: period and column checks, numeric normalisation."""
 
     CONTRACT: ClassVar[dict[str, tuple[str, ...]]] = {}
+    # Parses `period`, raising ReportDataError when it is malformed (month_start or iso_week_bounds).
+    parse_period: ClassVar[Callable[[str], object]]
+
+    def validate(self) -> None:
+        self.parse_period(self.period)  # type: ignore[attr-defined]
+        for name, columns in self.CONTRACT.items():
+            frame = getattr(self, name)
+            if not isinstance(frame, pd.DataFrame):
+                raise ReportDataError(f"{type(self).__name__}.{name} must be a pandas DataFrame, got {type(frame)}")
+            missing = [c for c in columns if c not in frame.columns]
+            if missing:
+                raise ReportDataError(f"{type(self).__name__}.{name} is missing column(s) {', '.join(missing)}")
 
     def normalized(self):  # -> same dataclass type
         return replace(self, **{name: _decimals_to_float(getattr(self, name)) for name in self.CONTRACT})  # type: ignore[type-var]
-
-
-def _check_columns(owner: object) -> None:
-    contracts: dict[str, tuple[str, ...]] = owner.CONTRACT  # type: ignore[attr-defined]
-    for name, columns in contracts.items():
-        frame = getattr(owner, name)
-        if not isinstance(frame, pd.DataFrame):
-            raise ReportDataError(f"{type(owner).__name__}.{name} must be a pandas DataFrame, got {type(frame)}")
-        missing = [c for c in columns if c not in frame.columns]
-        if missing:
-            raise ReportDataError(f"{type(owner).__name__}.{name} is missing column(s) {', '.join(missing)}")
 
 
 @dataclass(frozen=True)
@@ -188,8 +193,8 @@ class MonthlyReviewData(_Inputs):
     """Inputs of the monthly business review; `period` is the last closed month ('2026-10').
 
     Frames hold the whole history the marts have (at least 25 months of kpi_monthly for year-over-year);
-    `mrr_forecast` holds the ml.mrr_forecast rows of the MRR series only; `churn_predictions` the latest
-    snapshot; `metric_alerts` the alerts still open.
+    `mrr_forecast` holds the ml.mrr_forecast rows of the MRR series only; `churn_predictions` the newest
+    snapshot at or before the month; `metric_alerts` the alerts still open.
     """
 
     period: str
@@ -215,10 +220,7 @@ class MonthlyReviewData(_Inputs):
         "churn_predictions": CHURN_PREDICTIONS_COLUMNS,
         "metric_alerts": METRIC_ALERTS_COLUMNS,
     }
-
-    def validate(self) -> None:
-        month_start(self.period)
-        _check_columns(self)
+    parse_period = staticmethod(month_start)
 
 
 @dataclass(frozen=True)
@@ -252,25 +254,20 @@ class WeeklyUsageData(_Inputs):
         "metric_alerts": METRIC_ALERTS_COLUMNS,
         "cost_recommendations": COST_RECOMMENDATIONS_COLUMNS,
     }
-
-    def validate(self) -> None:
-        iso_week_bounds(self.period)
-        _check_columns(self)
+    parse_period = staticmethod(iso_week_bounds)
 
 
 @dataclass(frozen=True)
 class ChurnRiskData(_Inputs):
-    """Inputs of the weekly churn-risk list: the latest ml.churn_predictions snapshot (all bands)."""
+    """Inputs of the weekly churn-risk list: the newest ml.churn_predictions snapshot of a month closed by the
+    week's end (all bands)."""
 
     period: str
     churn_predictions: pd.DataFrame
     currency: str = "USD"
 
     CONTRACT: ClassVar[dict[str, tuple[str, ...]]] = {"churn_predictions": CHURN_PREDICTIONS_COLUMNS}
-
-    def validate(self) -> None:
-        iso_week_bounds(self.period)
-        _check_columns(self)
+    parse_period = staticmethod(iso_week_bounds)
 
 
 DATA_CLASSES = {

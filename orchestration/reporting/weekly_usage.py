@@ -8,7 +8,7 @@ import pandas as pd
 from orchestration.reporting import charts
 from orchestration.reporting.content import ALERT_COLUMNS, Chart, Column, Kpi, ReportContent, Section, Table, plain
 from orchestration.reporting.definitions import USAGE_DEFINITIONS
-from orchestration.reporting.formatting import format_change, integer, money, plural
+from orchestration.reporting.formatting import format_change, integer, money, month_label, plural
 from orchestration.reporting.frames import SEVERITY_ORDER, as_timestamps, sort_by_rank
 from orchestration.reporting.specs import WEEKLY_USAGE_COST, WeeklyUsageData, iso_week_bounds, iso_week_label
 
@@ -49,6 +49,11 @@ def _usage_columns(first: list[Column]) -> list[Column]:
     ]
 
 
+def _sum_if_complete(days: pd.Series) -> float:
+    """A week's total, or NaN when a day is missing (a partial week would read as a drop)."""
+    return days.sum() if days.notna().all() else np.nan
+
+
 def _weekly_cost(data: WeeklyUsageData, sunday: pd.Timestamp) -> pd.DataFrame:
     """Actual cost per ISO week against the forecast run-rate (monthly forecast spread evenly over its days)."""
     first_monday = sunday - pd.Timedelta(days=7 * TREND_WEEKS - 1)
@@ -65,10 +70,10 @@ def _weekly_cost(data: WeeklyUsageData, sunday: pd.Timestamp) -> pd.DataFrame:
         days[column] = days[column] / per_day
     days["week_start"] = days["day"] - pd.to_timedelta(days["day"].dt.weekday, unit="D")
     weeks = days.groupby("week_start", as_index=False).agg(
-        actual=("cost_usd", lambda s: s.sum() if s.notna().all() else np.nan),
-        forecast_mean=("mean", lambda s: s.sum() if s.notna().all() else np.nan),
-        forecast_lo_80=("lo_80", lambda s: s.sum() if s.notna().all() else np.nan),
-        forecast_hi_80=("hi_80", lambda s: s.sum() if s.notna().all() else np.nan),
+        actual=("cost_usd", _sum_if_complete),
+        forecast_mean=("mean", _sum_if_complete),
+        forecast_lo_80=("lo_80", _sum_if_complete),
+        forecast_hi_80=("hi_80", _sum_if_complete),
     )
     weeks["week"] = [iso_week_label(d.date()) for d in weeks["week_start"]]
     weeks["vs_forecast"] = (weeks["actual"] / weeks["forecast_mean"] - 1).astype(float)
@@ -134,7 +139,7 @@ def build(data: WeeklyUsageData, *, mask_names: bool) -> ReportContent:
         Kpi("Savings recommended (per month)", savings, "money"),
     ]
     label = f"{data.period} ({monday_date:%d %b} – {sunday_date:%d %b %Y})"
-    margin_label = f"{margin_month:%b %Y}" if margin_month is not None else "–"
+    margin_label = month_label(margin_month)
     charted = by_model.head(CHART_MODELS)  # the long tail of near-zero pairs would only stretch the chart
     model_labels = [f"{s} · {m}" for s, m in zip(charted["service"], charted["model"], strict=True)]
     sections = [
@@ -253,24 +258,21 @@ def build(data: WeeklyUsageData, *, mask_names: bool) -> ReportContent:
                 )
             ],
         ),
-        Section(
-            title="Cost recommendations",
+        Section.of_table(
+            Table(
+                name="cost_recommendations",
+                title="Cost recommendations",
+                frame=recs,
+                columns=[
+                    Column("recommendation_type", "Recommendation"),
+                    Column("scope", "Scope"),
+                    Column("customer_id", "Customer ID"),
+                    Column("estimated_monthly_saving_usd", "Est. saving / month", "money"),
+                    Column("evidence", "Evidence", wrap=True),
+                ],
+                empty_text="No recommendations.",
+            ),
             anchor="recommendations",
-            tables=[
-                Table(
-                    name="cost_recommendations",
-                    title="Cost recommendations",
-                    frame=recs,
-                    columns=[
-                        Column("recommendation_type", "Recommendation"),
-                        Column("scope", "Scope"),
-                        Column("customer_id", "Customer ID"),
-                        Column("estimated_monthly_saving_usd", "Est. saving / month", "money"),
-                        Column("evidence", "Evidence", wrap=True),
-                    ],
-                    empty_text="No recommendations.",
-                )
-            ],
         ),
     ]
     summary: dict[str, object] = {

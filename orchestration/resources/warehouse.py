@@ -13,19 +13,28 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote as quote_url
 
-import pyarrow as pa
-import pyarrow.compute as pc
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, EnvVar
+
+from orchestration.lazy import lazy_module
 
 if TYPE_CHECKING:
+    from typing import TypeAlias
+
     import pandas as pd
 
     from orchestration.settings import Settings
 
-ArrowData = pa.Table | pa.RecordBatchReader | pa.RecordBatch
+# Deferred: only executing assets needs them, not loading the code location (orchestration/lazy.py).
+pa = lazy_module("pyarrow")
+pc = lazy_module("pyarrow.compute")
+
+if TYPE_CHECKING:
+    ArrowData: TypeAlias = pa.Table | pa.RecordBatchReader | pa.RecordBatch
 
 
 def quote(identifier: str) -> str:
@@ -158,46 +167,77 @@ class PostgresSession(WarehouseSession):
 
 
 class WarehouseResource(ConfigurableResource):
-    """Warehouse I/O shared by the whole project (usable outside Dagster: `WarehouseResource.from_settings`)."""
+    """Warehouse I/O shared by the whole project (usable outside Dagster: `WarehouseResource.from_settings`).
+
+    The PostgreSQL password is not part of `postgres_url`: read from the environment, it is passed as
+    `EnvVar(settings.postgres.password_env)`, which Dagster resolves when the resource is initialised (its config
+    shows the variable's name, never the value).
+    """
 
     engine: str = "duckdb"
     duckdb_path: str = ""
-    postgres_url: str = ""
+    postgres_url: str = ""  # without the password
+    postgres_password: str = ""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WarehouseResource:
+        if settings.warehouse != "postgres":
+            return cls(engine=settings.warehouse, duckdb_path=str(settings.duckdb_path))
+        pg = settings.postgres
         return cls(
             engine=settings.warehouse,
             duckdb_path=str(settings.duckdb_path),
-            postgres_url=settings.postgres.url if settings.warehouse == "postgres" else "",
+            postgres_url=replace(pg, password="").url,
+            postgres_password=EnvVar(pg.password_env) if pg.password_env else pg.password,
         )
 
+    @property
+    def postgres_connection_url(self) -> str:
+        """`postgres_url` with the password, for the drivers only (never log it)."""
+        password = self.postgres_password
+        if isinstance(password, EnvVar):  # called outside a Dagster run: nothing has resolved the variable yet
+            password = password.get_value("") or ""
+        if not password:
+            return self.postgres_url
+        scheme, rest = self.postgres_url.split("://", 1)
+        user, host = rest.split("@", 1) if "@" in rest else ("", rest)
+        return f"{scheme}://{user}:{quote_url(password, safe='')}@{host}"
+
     @contextmanager
-    def connect(self) -> Iterator[WarehouseSession]:
-        """A short-lived session in one transaction: committed when the block ends, rolled back on error."""
+    def connect(self, *, autocommit: bool = False) -> Iterator[WarehouseSession]:
+        """A short-lived session in one transaction: committed when the block ends, rolled back on error.
+
+        `autocommit=True`: no enclosing transaction, each statement stands alone, so a failed one does not abort
+        the next (for readers going through many tables on one connection).
+        """
         if self.engine == "duckdb":
             import duckdb
 
             Path(self.duckdb_path).parent.mkdir(parents=True, exist_ok=True)
             conn = duckdb.connect(self.duckdb_path)
             try:
-                conn.begin()
+                if not autocommit:
+                    conn.begin()
                 yield DuckDBSession(conn)
-                conn.commit()
+                if not autocommit:
+                    conn.commit()
             except BaseException:
-                conn.rollback()
+                if not autocommit:
+                    conn.rollback()
                 raise
             finally:
                 conn.close()
         elif self.engine == "postgres":
             import adbc_driver_postgresql.dbapi as adbc_pg
 
-            conn = adbc_pg.connect(self.postgres_url)  # autocommit off: one transaction
+            conn = adbc_pg.connect(self.postgres_connection_url, autocommit=autocommit)
             try:
                 yield PostgresSession(conn)
-                conn.commit()
+                if not autocommit:
+                    conn.commit()
             except BaseException:
-                conn.rollback()
+                if not autocommit:
+                    conn.rollback()
                 raise
             finally:
                 conn.close()

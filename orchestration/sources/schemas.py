@@ -17,8 +17,13 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Literal
 
-import pyarrow as pa
 from babel.numbers import list_currencies
+
+from orchestration.lazy import lazy_module
+
+# The contract names Arrow types by their string form ("timestamp[us]") and builds pyarrow types on use, so the
+# code location can define the raw assets without importing pyarrow (orchestration/lazy.py).
+pa = lazy_module("pyarrow")
 
 # --- integer enums (Rails order, copied from lago-api) -------------------------------------
 SUBSCRIPTION_STATUS = {0: "pending", 1: "active", 2: "terminated", 3: "canceled", 4: "incomplete"}
@@ -121,17 +126,21 @@ MODEL_PROVIDERS = {
 # ISO 4217 codes (current and historic, from the CLDR data Babel ships).
 CURRENCY_CODES: tuple[str, ...] = tuple(sorted(list_currencies()))
 
-TS = pa.timestamp("us")  # UTC, without time zone (as the sources store them)
+TS = "timestamp[us]"  # UTC, without time zone (as the sources store them)
 ExtractMode = Literal["incremental", "snapshot", "append"]
 
 
 @dataclass(frozen=True)
 class Column:
     name: str
-    type: pa.DataType
+    type_name: str  # Arrow type alias, e.g. "int64", "timestamp[us]" (see `type`)
     required: bool = False  # NULL is a contract break
     enum: tuple[object, ...] | None = None  # allowed codes/values; anything else is a contract break
     nonnegative: bool = False  # money amounts, token counts: a negative value is a contract break
+
+    @property
+    def type(self) -> pa.DataType:
+        return pa.type_for_alias(self.type_name)
 
 
 @dataclass(frozen=True)
@@ -175,7 +184,7 @@ class SourceTable:
 
 
 def _c(
-    name: str, type_: pa.DataType, required: bool = False, enum: dict | tuple | None = None, nonnegative: bool = False
+    name: str, type_: str, required: bool = False, enum: dict | tuple | None = None, nonnegative: bool = False
 ) -> Column:
     codes = tuple(enum.keys()) if isinstance(enum, dict) else enum
     return Column(name, type_, required, codes, nonnegative)
@@ -191,7 +200,7 @@ def _currency(name: str, required: bool = False) -> Column:
     return _c(name, S, required, enum=CURRENCY_CODES)
 
 
-S, I32, I64, F64, B, D = pa.string(), pa.int32(), pa.int64(), pa.float64(), pa.bool_(), pa.date32()
+S, I32, I64, F64, B, D = "string", "int32", "int64", "double", "bool", "date32[day]"
 _LAGO_TIMES = (_c("created_at", TS, True), _c("updated_at", TS, True))
 _LAGO = {"mode": "incremental", "cursor": ("updated_at", "id"), "lookback": dt.timedelta(hours=1)}
 

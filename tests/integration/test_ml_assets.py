@@ -4,6 +4,7 @@ training/scoring split between the weekly and daily jobs holds."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -13,7 +14,8 @@ import pandas as pd
 import pytest
 
 from orchestration.assets.ml import build_ml_assets
-from orchestration.assets.ml.churn import LATEST_POINTER, model_root
+from orchestration.assets.ml.churn import LATEST_POINTER, model_root, save_snapshots
+from orchestration.checks.gx import gx_context, load_guarded_tables, validate_table
 from orchestration.definitions import build_definitions
 from orchestration.jobs import DAILY_REFRESH_JOB_NAME, TRAIN_MODELS_JOB_NAME
 from orchestration.resources.warehouse import WarehouseResource
@@ -62,15 +64,20 @@ def test_every_ml_table_is_written_and_stamped_with_the_run(ml_run) -> None:
         assert table["model_version"].notna().all(), name
 
 
-def test_churn_predictions_score_the_latest_snapshot_with_the_persisted_model(ml_run) -> None:
+def _customer_snapshots(frame: pd.DataFrame, customer: str) -> list[tuple[str, dt.date]]:
+    return sorted(zip(frame[customer], pd.to_datetime(frame["snapshot_month"]).dt.date, strict=True))
+
+
+def test_churn_predictions_score_every_snapshot_with_the_persisted_model(ml_run) -> None:
+    """The first run scores the latest closed snapshot and, retrospectively, every earlier one."""
     settings, warehouse, result = ml_run
     predictions = _table(warehouse, "churn_predictions")
-    latest = warehouse.query_df(
-        "SELECT customer_id FROM marts.customer_features_monthly "
-        "WHERE snapshot_month = (SELECT max(snapshot_month) FROM marts.customer_features_monthly)"
-    )
-    assert sorted(predictions["customer_external_id"]) == sorted(latest["customer_id"])
-    assert predictions["snapshot_month"].nunique() == 1
+    features = warehouse.query_df("SELECT customer_id, snapshot_month FROM marts.customer_features_monthly")
+    assert _customer_snapshots(predictions, "customer_external_id") == _customer_snapshots(features, "customer_id")
+    latest_snapshot = pd.to_datetime(features["snapshot_month"]).max()
+    is_latest = pd.to_datetime(predictions["snapshot_month"]) == latest_snapshot
+    assert (predictions["scored_retrospectively"] == ~is_latest).all()
+    assert _metadata(result, "churn_predictions")["retrospective_snapshots"] == features["snapshot_month"].nunique() - 1
     p = predictions["churn_probability"]
     assert ((p >= 0) & (p <= 1)).all()
     assert set(predictions["risk_band"]) <= {"high", "medium", "low"}
@@ -84,7 +91,7 @@ def test_churn_predictions_score_the_latest_snapshot_with_the_persisted_model(ml
     run = runs[runs["model_version"] == version].iloc[0]
     metrics = json.loads(run["metrics"])
     assert 0 <= metrics["holdout"]["roc_auc"] <= 1 and run["model_path"] == str(directory)
-    assert run["data_window_end"] < str(predictions["snapshot_month"].iloc[0])  # trained on labelled months only
+    assert run["data_window_end"] < str(latest_snapshot.date())  # trained on labelled months only
     training = _metadata(result, "churn_model")
     assert 0 <= training["holdout.roc_auc"] <= 1 and training["holdout.brier"] >= 0
     # demo truth exists beside the built warehouse: the oracle AUC and the ratio are reported
@@ -94,16 +101,66 @@ def test_churn_predictions_score_the_latest_snapshot_with_the_persisted_model(ml
     )
 
 
-def test_daily_scoring_reuses_the_latest_model_without_retraining(ml_run) -> None:
-    settings, warehouse, _ = ml_run
+def _by_customer_snapshot(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.sort_values(["snapshot_month", "customer_external_id"]).reset_index(drop=True)
+
+
+def test_daily_scoring_reuses_the_latest_model_and_rescores_only_the_latest_snapshot(ml_run) -> None:
+    settings, warehouse, first = ml_run
     runs_before = len(_table(warehouse, "churn_model_runs"))
+    before = _table(warehouse, "churn_predictions")
     assets = [a for a in build_ml_assets(settings) if dg.AssetKey(["ml", "churn_predictions"]) in a.keys]
     again = dg.materialize(assets, resources={"warehouse": warehouse})
     assert again.success
     assert len(_table(warehouse, "churn_model_runs")) == runs_before
-    predictions = _table(warehouse, "churn_predictions")
-    assert set(predictions["run_id"]) == {again.run_id}
-    assert set(predictions["model_version"]) == {(model_root(settings) / LATEST_POINTER).read_text().strip()}
+    after = _table(warehouse, "churn_predictions")
+    latest = after["snapshot_month"].max()
+    assert set(after.loc[after["snapshot_month"] == latest, "run_id"]) == {again.run_id}
+    assert set(after["model_version"]) == {(model_root(settings) / LATEST_POINTER).read_text().strip()}
+    # earlier snapshots are kept as they were: same rows, same run, same scores
+    past_before = _by_customer_snapshot(before[before["snapshot_month"] < latest])
+    past_after = _by_customer_snapshot(after[after["snapshot_month"] < latest])
+    assert len(past_after) > 0 and set(past_after["run_id"]) == {first.run_id}
+    pd.testing.assert_frame_equal(past_after, past_before[past_after.columns])
+    assert _metadata(again, "churn_predictions")["retrospective_snapshots"] == 0
+
+
+def test_the_churn_predictions_suite_passes_on_the_whole_history(ml_run) -> None:
+    """The GX suite (unique customer x snapshot, probabilities in [0, 1], bands) holds over every snapshot."""
+    _, warehouse, _ = ml_run
+    [suite] = [t for t in load_guarded_tables() if t.suite_name == "ml.churn_predictions"]
+    outcome = validate_table(suite, warehouse, context=gx_context())
+    assert outcome.passed, outcome.metadata()
+    assert outcome.rows_validated == len(_table(warehouse, "churn_predictions"))
+
+
+def test_saving_scores_replaces_only_their_snapshots_and_adopts_an_older_table(make_settings) -> None:
+    """A table written before the history was kept (no flag column) is kept and widened once; later saves
+    delete and insert one snapshot's rows by column name."""
+    warehouse = WarehouseResource.from_settings(make_settings("churn_history"))
+    september, october = dt.date(2026, 9, 1), dt.date(2026, 10, 1)
+    old = pd.DataFrame(
+        {"customer_external_id": ["c1", "c2"], "snapshot_month": [september] * 2, "churn_probability": [0.1, 0.2]}
+    )
+    warehouse.write_table("ml", "churn_predictions", old)
+    scored = pd.DataFrame(
+        {
+            "customer_external_id": ["c1", "c3"],
+            "snapshot_month": [october] * 2,
+            "churn_probability": [0.3, 0.4],
+            "scored_retrospectively": [False, False],
+        }
+    )
+    save_snapshots(warehouse, scored)
+    rescored = scored.assign(churn_probability=[0.5, 0.6])[list(reversed(scored.columns))]
+    save_snapshots(warehouse, rescored)
+    table = warehouse.query_df(
+        "SELECT customer_external_id, snapshot_month, churn_probability, scored_retrospectively "
+        "FROM ml.churn_predictions ORDER BY snapshot_month, customer_external_id"
+    )
+    assert list(table["customer_external_id"]) == ["c1", "c2", "c1", "c3"]
+    assert list(table["churn_probability"]) == [0.1, 0.2, 0.5, 0.6]
+    assert table["scored_retrospectively"].isna().tolist() == [True, True, False, False]
 
 
 def test_forecasts_have_ordered_intervals_for_twelve_months_per_series(ml_run) -> None:

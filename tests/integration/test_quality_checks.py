@@ -8,17 +8,20 @@ import datetime as dt
 import json
 import shutil
 from dataclasses import replace
+from decimal import Decimal
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 import pandas as pd
+import pyarrow as pa
 import pytest
 from dagster._core.definitions.freshness import TimeWindowFreshnessPolicy
 
 from orchestration.checks import GX_CHECK_NAME, build_freshness_policies, build_quality_checks, gx_check_key
 from orchestration.checks.gx import (
     EXPECTATIONS_DIR,
+    _arrow_to_pandas,
     gx_context,
     load_guarded_table,
     load_guarded_tables,
@@ -270,3 +273,85 @@ def test_checks_are_left_out_for_assets_the_location_does_not_have() -> None:
         gx_check_key(dg.AssetKey(["marts", "fct_mrr"])),
     }
     assert [c.node_def.name for c in checks] == ["marts_gx_suites", "raw_gx_suites"]
+
+
+def test_arrow_types_are_validated_vectorized_with_nulls_ignored(make_settings, gx, tmp_path: Path) -> None:
+    """Timestamps in µs, dates, int32 with NULLs, decimals and a timestamp beyond pandas' ns range (year 3000) give
+    the same results on both engines; on DuckDB the frame GX sees has the dtypes of its vectorized paths."""
+    settings = make_settings("gx_arrow_types")
+    warehouse = WarehouseResource.from_settings(settings)
+    ts = pa.timestamp("us")
+    data = pa.table(
+        {
+            "id": ["k1", "k2", "k3", "k4", "k5"],
+            "small": pa.array([1, -2, None, 4, 5], pa.int32()),
+            "amount": pa.array(
+                [Decimal("1.50"), Decimal("2"), Decimal("-0.01"), None, Decimal("3")], pa.decimal128(18, 2)
+            ),
+            "at": pa.array(
+                [
+                    dt.datetime(2020, 1, 1),
+                    dt.datetime(2014, 12, 31, 23, 59),
+                    None,
+                    dt.datetime(2026, 10, 1),
+                    dt.datetime(3000, 1, 1),
+                ],
+                ts,
+            ),
+            "day": pa.array([dt.date(2020, 1, 1), dt.date(2020, 1, 2), dt.date(2014, 6, 1), None, dt.date(2021, 1, 1)]),
+        }
+    )
+    warehouse.write_table("raw", "typed_values", data)
+    since_founding = {"min_value": "2015-01-01T00:00:00", "max_value": {"$PARAMETER": "now"}}
+    suite = {
+        "name": "raw.typed_values",
+        "meta": {
+            "guard": {"asset_key": ["raw", "typed_values"], "relation": ["raw", "typed_values"], "key_columns": ["id"]}
+        },
+        "expectations": [
+            {"type": "expect_column_values_to_be_between", "kwargs": {"column": "small", "min_value": 0}},
+            {"type": "expect_column_values_to_be_between", "kwargs": {"column": "amount", "min_value": 0}},
+            {"type": "expect_column_values_to_be_between", "kwargs": {"column": "at", **since_founding}},
+            {"type": "expect_column_values_to_be_between", "kwargs": {"column": "day", **since_founding}},
+        ],
+    }
+    path = tmp_path / "raw.typed_values.json"
+    path.write_text(json.dumps(suite))
+    outcome = validate_table(load_guarded_table(path), warehouse, now=dt.datetime(2026, 11, 1), context=gx)
+
+    assert outcome.rows_validated == 5 and outcome.error is None
+    failed = {f.columns[0]: (f.unexpected_count, sorted(k["id"] for k in f.sample_keys)) for f in outcome.failures}
+    assert failed == {"small": (1, ["k2"]), "amount": (1, ["k3"]), "at": (2, ["k2", "k5"]), "day": (1, ["k3"])}
+
+    frame = _arrow_to_pandas(data)
+    assert {c: str(frame[c].dtype) for c in ("small", "amount", "day")} == {
+        "small": "float64",  # int32 with a NULL: float64 with NaN
+        "amount": "float64",
+        "day": "datetime64[ns]",
+    }
+    assert str(_arrow_to_pandas(data.slice(0, 4))["at"].dtype) == "datetime64[ns]"
+    assert frame["at"].iloc[4].year == 3000  # out of the ns range: left as it was, not wrapped around
+
+
+def test_a_daily_run_has_one_step_per_check_op(dbt_manifest_path: Path, tmp_path: Path) -> None:
+    """Every check step is a subprocess that loads the code location and imports GX: the blocking suites run in one
+    step per layer, and all non-blocking suites in a single step at the end (not one per upstream dbt/ML step)."""
+    from dagster._core.execution.api import create_execution_plan
+
+    from orchestration.jobs import DAILY_REFRESH_JOB_NAME
+
+    settings = Settings(
+        data_dir=tmp_path, duckdb_path=tmp_path / "warehouse.duckdb", sources_config=tmp_path / "none.yaml"
+    )
+    job = build_definitions(settings).resolve_job_def(DAILY_REFRESH_JOB_NAME)
+    partition = {"dagster/partition": settings.data_as_of().isoformat()} if job.partitions_def else {}
+    plan = create_execution_plan(job, run_config={}, tags=partition)
+    check_steps = {s.key: s for s in plan.steps if "_gx_suites" in s.key}
+    assert set(check_steps) == {"raw_gx_suites", "marts_gx_suites", "nonblocking_gx_suites"}
+    last = check_steps["nonblocking_gx_suites"]
+    assert {o.name for o in last.step_outputs} == {
+        "marts__kpi_monthly_gx_suite",
+        "marts__customer_margin_monthly_gx_suite",
+        "ml__churn_predictions_gx_suite",
+    }
+    assert "ml__churn_predictions" in {key for i in last.step_inputs for key in i.dependency_keys}

@@ -24,8 +24,14 @@ from pypdf import PdfReader
 
 from orchestration.assets.ml import build_ml_assets
 from orchestration.assets.report_queries import MONTHLY_REVIEW_TABLES, WEEKLY_USAGE_TABLES
-from orchestration.assets.reports import FULLY_DELIVERED_CHECK, build_report_assets, build_report_jobs, report_key
-from orchestration.reporting.formatting import integer, money, pct
+from orchestration.assets.reports import (
+    FULLY_DELIVERED_CHECK,
+    build_report_assets,
+    build_report_jobs,
+    report_key,
+    weekly_partitions,
+)
+from orchestration.reporting.formatting import integer, money, month_label, pct
 from orchestration.reporting.specs import add_months, iso_week_label
 from orchestration.resources.warehouse import WarehouseResource
 from orchestration.schedules import MONTHLY_REPORTS_SCHEDULE, WEEKLY_REPORTS_SCHEDULE, build_report_schedules
@@ -114,6 +120,11 @@ def materialized(built_warehouse: Settings, tmp_path_factory: pytest.TempPathFac
     return Materialized(settings, warehouse, month, monday, results, instance)
 
 
+def closed_by(monday: dt.date) -> dt.date:
+    """The last month closed by the end of the week starting `monday` (the churn snapshot the week lists)."""
+    return add_months((monday + dt.timedelta(days=7)).replace(day=1), -1)
+
+
 def pdf_text(path: Path) -> str:
     return re.sub(r"[ \t]+", " ", "\n".join(page.extract_text() for page in PdfReader(path).pages))
 
@@ -200,7 +211,8 @@ def test_churn_risk_lists_every_high_and_medium_customer_of_the_snapshot(materia
     listed = wh.query_df(
         "SELECT p.customer_external_id, c.customer_name, p.risk_band, p.mrr_at_risk FROM ml.churn_predictions AS p "
         "JOIN marts.dim_customers AS c ON c.customer_id = p.customer_external_id "
-        "WHERE p.risk_band IN ('high', 'medium')"
+        "WHERE p.risk_band IN ('high', 'medium') AND p.snapshot_month = $1",
+        [closed_by(materialized.monday)],
     )
     assert len(listed) > 0
     rows = sheet_rows(materialized.file(CHURN, "xlsx"), "churn_risk_list")
@@ -267,11 +279,12 @@ def test_a_failed_webhook_is_a_partial_delivery_with_a_warning_and_the_files_kep
 
 def test_a_period_without_its_inputs_fails_naming_the_table_and_is_logged(materialized: Materialized) -> None:
     settings = materialized.settings
-    before_predictions = add_months(materialized.month, -6)  # churn predictions exist for the latest snapshot only
+    # the first week of data: no month had closed by its end, so there is no churn snapshot to list
+    first_week = weekly_partitions(settings).get_first_partition_key()
     result = dg.materialize(
         build_report_assets(settings, environ={}),
-        selection=[report_key(MBR)],
-        partition_key=before_predictions.isoformat(),
+        selection=[report_key(CHURN)],
+        partition_key=first_week,
         resources={"warehouse": materialized.warehouse},
         raise_on_error=False,
     )
@@ -285,6 +298,62 @@ def test_a_period_without_its_inputs_fails_naming_the_table_and_is_logged(materi
     )
     assert (row["status"], row["files"]) == ("failed", "[]")
     assert "ml.churn_predictions" in row["error"]
+
+
+def test_past_periods_show_their_own_snapshot_and_rerender_identically(
+    materialized: Materialized, tmp_path: Path
+) -> None:
+    """After the current reports: a month and a week half a year back render from the snapshot of their time
+    (scored retrospectively by the first scoring run, so footnoted), and render the same bytes again after a
+    daily re-scoring."""
+    settings = replace(materialized.settings, reports_dir=tmp_path, reports_config=tmp_path / "none.yaml")
+    wh = materialized.warehouse
+    month, monday = add_months(materialized.month, -6), materialized.monday - dt.timedelta(weeks=26)
+    week_snapshot = closed_by(monday)
+    partitions = {MBR: month.isoformat(), CHURN: monday.isoformat()}
+
+    def render() -> dict[str, dict[str, str]]:
+        reports = build_report_assets(settings, environ={})
+        checksums = {}
+        for report, key in partitions.items():
+            result = dg.materialize(
+                reports, selection=[report_key(report)], partition_key=key, resources={"warehouse": wh}
+            )
+            assert result.success, report
+            directory = tmp_path / report / (f"{month:%Y-%m}" if report == MBR else iso_week_label(monday))
+            checksums[report] = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in directory.iterdir()}
+        return checksums
+
+    first = render()
+    mbr_html = (tmp_path / MBR / f"{month:%Y-%m}" / f"{MBR}_{month:%Y-%m}.html").read_text(encoding="utf-8")
+    assert f"Churn model snapshot {month_label(month)}*" in mbr_html
+    assert f"The {month_label(month)} churn snapshot was scored retrospectively" in mbr_html
+    week = iso_week_label(monday)
+    churn_dir = tmp_path / CHURN / week
+    churn_html = (churn_dir / f"{CHURN}_{week}.html").read_text(encoding="utf-8")
+    assert f"model snapshot {month_label(week_snapshot)}*" in churn_html
+    assert "scored retrospectively" in pdf_text(churn_dir / f"{CHURN}_{week}.pdf")
+    listed = wh.query_df(
+        "SELECT customer_external_id FROM ml.churn_predictions WHERE snapshot_month = $1 AND risk_band IN "
+        "('high', 'medium') AND scored_retrospectively",
+        [week_snapshot],
+    )
+    rows = sheet_rows(churn_dir / f"{CHURN}_{week}.xlsx", "churn_risk_list")
+    assert len(rows) > 0 and sorted(r["ID"] for r in rows) == sorted(listed["customer_external_id"])
+
+    past = (  # every snapshot but the latest, which the daily run re-scores
+        "SELECT * FROM ml.churn_predictions "
+        "WHERE snapshot_month < (SELECT max(snapshot_month) FROM ml.churn_predictions)"
+    )
+    before = wh.query_df(past)
+    rescoring = [a for a in build_ml_assets(settings) if dg.AssetKey(["ml", "churn_predictions"]) in a.keys]
+    assert dg.materialize(rescoring, resources={"warehouse": wh}).success  # the daily scoring run
+    after = wh.query_df(past)
+    order = ["snapshot_month", "customer_external_id"]
+    pd.testing.assert_frame_equal(
+        after.sort_values(order).reset_index(drop=True), before.sort_values(order).reset_index(drop=True)
+    )
+    assert render() == first
 
 
 def test_masked_names_never_reach_the_files(materialized: Materialized, tmp_path: Path) -> None:

@@ -6,13 +6,17 @@
 - no leakage: customer_features_monthly built from a simulator cut at a month end has the same snapshot for that
   month as after advancing the same warehouse by 6 more weeks of extracted data and rebuilding;
 - incremental equivalence: a week of daily partitioned runs (with late rows and, on DuckDB, duplicates) equals a
-  full refresh, and re-running a partition changes nothing.
+  full refresh, and re-running a partition changes nothing (the window passed as the Dagster asset passes it, in
+  the environment, and as --vars for the re-run); the models' data tests in a daily run check its days.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
 from dataclasses import replace
+from unittest import mock
 
 import pandas as pd
 import pyarrow as pa
@@ -20,6 +24,7 @@ import pyarrow.compute as pc
 import pytest
 import yaml
 
+from orchestration.dbt_args import partition_env, partition_vars
 from orchestration.resources.warehouse import WarehouseResource
 from orchestration.settings import Settings
 from tests.conftest import SMALL_COMPANY
@@ -239,18 +244,26 @@ def feature_snapshot(settings: Settings, month: dt.date) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
-def partition_window(first_day: dt.date, end_day: dt.date) -> dict[str, object]:
-    """dbt vars of a Dagster partition window [first_day, end_day) with a 2-day lookback for late rows."""
-    return {
-        "partition_start": dt.datetime.combine(first_day, dt.time()).isoformat(sep=" "),
-        "partition_end": dt.datetime.combine(end_day, dt.time()).isoformat(sep=" "),
-        "usage_lookback_days": 2,
-    }
+def day_window(first_day: dt.date, end_day: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """A Dagster partition window [first_day, end_day) (UTC)."""
+    return dt.datetime.combine(first_day, dt.time(), dt.UTC), dt.datetime.combine(end_day, dt.time(), dt.UTC)
 
 
-def run_partitioned(settings: Settings, *args: str, window: dict[str, object] | None = None) -> None:
-    result = run_dbt(settings, ["run", "--select", "tag:daily_partitioned", *args], extra_vars=window)
+def run_partitioned(
+    settings: Settings,
+    *args: str,
+    window: tuple[dt.datetime, dt.datetime] | None = None,
+    window_as_vars: bool = False,
+    command: str = "run",
+) -> subprocess.CompletedProcess:
+    """dbt on the daily-partitioned models; the window reaches dbt as the Dagster asset passes it (environment,
+    orchestration/dbt_args.py partition_env) or, with `window_as_vars`, as --vars (a hand-run CLI)."""
+    env = partition_env(*window) if window and not window_as_vars else {}
+    extra_vars = partition_vars(*window) if window and window_as_vars else None
+    with mock.patch.dict(os.environ, env):  # run_dbt passes os.environ on to dbt
+        result = run_dbt(settings, [command, "--select", "tag:daily_partitioned", *args], extra_vars=extra_vars)
     assert result.returncode == 0, result.stdout[-5000:]
+    return result
 
 
 def test_daily_runs_over_a_week_equal_a_full_refresh(month_end_cut) -> None:
@@ -268,13 +281,19 @@ def test_daily_runs_over_a_week_equal_a_full_refresh(month_end_cut) -> None:
                 "insert into raw.litellm_spendlogs select * from raw.litellm_spendlogs "
                 f"where cast(\"startTime\" as date) = date '{(day - dt.timedelta(days=1)).isoformat()}' limit 25"
             )
-        run_partitioned(settings, window=partition_window(day, day + dt.timedelta(days=1)))
+        run_partitioned(settings, window=day_window(day, day + dt.timedelta(days=1)))
         since = day
     if settings.warehouse == "duckdb":
         assert duplicated > 0
     incremental = {model: rows(settings, model, keys) for model, keys in PARTITIONED_MODELS.items()}
 
-    run_partitioned(settings, window=partition_window(since - dt.timedelta(days=3), since))
+    # the models' data tests in a daily run check the days it re-processed (the last day + 2 lookback days)
+    run_partitioned(settings, window=day_window(since, since + dt.timedelta(days=1)), command="test")
+    compiled = next((settings.data_dir / "dbt_target" / "compiled").rglob("unique_int_usage__requests_request_id.sql"))
+    first_checked = since - dt.timedelta(days=2)
+    assert f"usage_date >= cast('{first_checked.isoformat()}' as date)" in compiled.read_text()
+
+    run_partitioned(settings, window=day_window(since - dt.timedelta(days=3), since), window_as_vars=True)
     for model, keys in PARTITIONED_MODELS.items():
         assert rows(settings, model, keys) == incremental[model], f"re-running a partition changed {model}"
 

@@ -25,7 +25,7 @@ import psycopg
 import yaml
 from psycopg import sql
 
-from orchestration.dbt_args import build_args
+from orchestration.dbt_args import build_args, partition_vars
 from orchestration.settings import PROJECT_ROOT, Settings, SimulatorSettings
 from orchestration.sources.demo import SYSTEMS, write_demo_sources
 from orchestration.sources.simulator import SimulatorConfig
@@ -71,12 +71,13 @@ def extract_command(settings: Settings, now: dt.datetime, run_id: str) -> list[s
 
 
 def dbt_command(settings: Settings, command: str = "build", day: dt.date | None = None) -> list[str]:
-    """The dbt CLI as the dbt assets call it (orchestration.dbt_args); `day`: the daily partition's window."""
+    """The dbt CLI as the dbt assets call it (orchestration.dbt_args); `day`: the daily partition's window, passed
+    as --vars (the assets pass it in the environment; the dbt macro run_setting reads either)."""
     window = None
     if day is not None:
         start = dt.datetime.combine(day, dt.time())
         window = (start, start + dt.timedelta(days=1))
-    args = build_args(settings.dbt_vars(), partition_window=window)
+    args = build_args({**settings.dbt_vars(), **(partition_vars(*window) if window else {})})
     args[0] = command
     target = settings.data_dir / "dbt_target"
     return [

@@ -10,7 +10,7 @@ import pyarrow as pa
 from orchestration.sources.schemas import TABLES_BY_KEY
 from orchestration.sources.simulator import Simulator, SimulatorConfig
 
-CONFIG = SimulatorConfig(seed=11, n_customers=260, start_date=dt.date(2025, 9, 1), months=14)
+CONFIG = SimulatorConfig(seed=16, n_customers=260, start_date=dt.date(2025, 9, 1), months=14)
 AS_OF = dt.date(2026, 10, 15)
 
 

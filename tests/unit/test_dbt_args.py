@@ -8,7 +8,17 @@ import json
 import pytest
 import yaml
 
-from orchestration.dbt_args import build_args, manifest_path, nodes_with_tag, parse_args, partition_vars, vars_arg
+from orchestration.dbt_args import (
+    as_of_date_env,
+    build_args,
+    manifest_path,
+    nodes_with_tag,
+    parse_args,
+    partition_env,
+    partition_vars,
+    run_settings_env,
+    vars_arg,
+)
 from orchestration.settings import PROJECT_ROOT, Settings
 from orchestration.sources import schemas
 
@@ -39,12 +49,23 @@ def test_vars_arg_is_stable_json() -> None:
     assert vars_arg({"b": 1, "a": ["x"]}) == vars_arg({"a": ["x"], "b": 1}) == '{"a": ["x"], "b": 1}'
 
 
-def test_build_args_carries_settings_vars() -> None:
+def test_partition_env_names_the_run_settings_the_dbt_macro_reads() -> None:
+    window = (dt.datetime(2026, 2, 1, tzinfo=dt.UTC), dt.datetime(2026, 2, 4, tzinfo=dt.UTC))
+    assert partition_env(*window) == {
+        "DBT_RUN_PARTITION_START": "2026-02-01 00:00:00",
+        "DBT_RUN_PARTITION_END": "2026-02-04 00:00:00",
+    }
+    assert as_of_date_env(dt.date(2026, 2, 10)) == {"DBT_RUN_AS_OF_DATE": "2026-02-10"}
+    assert run_settings_env({}) == {}
+    macro = (PROJECT_ROOT / "dbt_project" / "macros" / "run_settings.sql").read_text()
+    assert "env_var('DBT_RUN_' ~ (name | upper), '')" in macro
+
+
+def test_build_args_carries_settings_vars_which_do_not_change_per_run() -> None:
     settings = Settings(as_of_date=dt.date(2026, 10, 15), internal_email_domains=("corp.example",))
     args = build_args(settings.dbt_vars())
     assert args[:2] == ["build", "--vars"] and len(args) == 3
     assert json.loads(args[2]) == {
-        "as_of_date": "2026-10-15",
         "delinquency_churn_days": 30,
         "internal_email_domains": ["corp.example"],
         "reporting_currency": "USD",
@@ -52,21 +73,19 @@ def test_build_args_carries_settings_vars() -> None:
         "usage_lookback_days": 2,
     }
     assert "--target" not in args  # DbtCliResource(target=...) adds it exactly once
+    # the as-of date changes every day: it travels in the environment, so the vars (and dbt's parse) stay put
+    later = Settings(as_of_date=dt.date(2026, 10, 16), internal_email_domains=("corp.example",))
+    assert build_args(later.dbt_vars()) == args
+    assert settings.dbt_env()["DBT_RUN_AS_OF_DATE"] == "2026-10-15"
 
 
-def test_build_args_merges_partition_window_and_full_refresh() -> None:
-    window = (dt.datetime(2026, 2, 1, tzinfo=dt.UTC), dt.datetime(2026, 2, 4, tzinfo=dt.UTC))
-    args = build_args({"as_of_date": "2026-02-10"}, partition_window=window, full_refresh=True)
-    assert args[-1] == "--full-refresh"
-    assert json.loads(args[2]) == {
-        "as_of_date": "2026-02-10",
-        "partition_start": "2026-02-01 00:00:00",
-        "partition_end": "2026-02-04 00:00:00",
-    }
+def test_build_args_full_refresh() -> None:
+    assert build_args({"a": 1}, full_refresh=True) == ["build", "--vars", '{"a": 1}', "--full-refresh"]
 
 
-def test_parse_args_and_manifest_path(tmp_path) -> None:
-    assert parse_args() == ["parse"]
+def test_parse_args_use_the_run_vars_and_manifest_path(tmp_path) -> None:
+    settings = Settings(as_of_date=dt.date(2026, 10, 15))
+    assert parse_args(settings.dbt_vars()) == ["parse", *build_args(settings.dbt_vars())[1:]]
     assert manifest_path(tmp_path) == tmp_path / "target" / "manifest.json"
 
 

@@ -62,9 +62,56 @@ def test_holdout_quality_against_baselines_and_oracle(model):
     assert holdout["log_loss"] < holdout["log_loss_baseline"]
     assert holdout["lift"] >= 3
     assert 0 < holdout["weighted_capture"] <= 1
-    assert set(model.evaluation["candidates"]) == {"logistic_regression", "gradient_boosting"}
-    chosen = model.evaluation["candidates"][model.chosen]
-    assert chosen["validation_pr_auc"] == max(c["validation_pr_auc"] for c in model.evaluation["candidates"].values())
+    candidates = model.evaluation["candidates"]
+    assert set(candidates) == {"logistic_regression", "gradient_boosting"}
+    # one-standard-error rule: the best on validation PR-AUC, or the simpler model within one SE of it
+    best = max(candidates, key=lambda name: candidates[name]["validation_pr_auc"])
+    chosen = candidates[model.chosen]
+    gap = candidates[best]["validation_pr_auc"] - chosen["validation_pr_auc"]
+    assert model.chosen == best or (model.chosen == "logistic_regression" and gap <= chosen["validation_pr_auc_gap_se"])
+
+
+def test_temporal_split_periods_are_sized_by_rows():
+    # a growing panel: 10, 20, ..., 200 rows in periods 0..19 (2,100 rows)
+    times = pd.Series(np.repeat(np.arange(20), np.arange(1, 21) * 10))
+    split = churn.temporal_split(times, len(times))
+    assert split.periods == {"train": ["0", "14"], "validation": ["15", "16"], "holdout": ["17", "19"]}
+    # the holdout's 570 rows are the fewest latest periods holding >= 25 %; validation >= 20 % of the other 1,530
+    assert (split.holdout.sum(), split.validation.sum(), split.train.sum()) == (570, 330, 1200)
+    even = churn.temporal_split(pd.Series(np.repeat(np.arange(8), 10)), 80)
+    assert even.periods["holdout"] == ["6", "7"] and even.periods["validation"] == ["4", "5"]  # 20 >= 0.2 x 60
+
+
+def test_temporal_split_sized_by_churners_gives_every_part_churners():
+    # 10 periods of 100 rows; the only churners are in periods 2, 4 and 9: by rows, validation (5, 6) has none
+    times = pd.Series(np.repeat(np.arange(10), 100))
+    churned = np.isin(np.arange(1_000), [250, 450, 950]).astype(int)
+    by_rows = churn.temporal_split(times, len(times))
+    assert churned[by_rows.validation].sum() == 0
+    split = churn.temporal_split(times, len(times), sized_by=churned)
+    assert [churned[getattr(split, part)].sum() for part in ("train", "validation", "holdout")] == [1, 1, 1]
+    assert split.periods == {"train": ["0", "3"], "validation": ["4", "8"], "holdout": ["9", "9"]}
+
+
+def test_choose_candidate_prefers_the_simpler_model_within_one_standard_error():
+    rng = np.random.default_rng(0)
+    y = (rng.random(2_000) < 0.05).astype(int)
+    complex_scores, simple_scores = y + rng.normal(0, 0.6, (2, y.size))  # equally good: PR-AUC 0.39 vs 0.37
+    chosen, gap_se = churn.choose_candidate({"simple": simple_scores, "complex": complex_scores}, y)
+    assert chosen == "simple" and gap_se["simple"] > 0 and gap_se["complex"] == 0
+    clearly_better = {"simple": y + rng.normal(0, 3.0, y.size), "complex": complex_scores}
+    assert churn.choose_candidate(clearly_better, y)[0] == "complex"
+
+
+def test_bootstrap_average_precision_equals_scikit_learn_with_weights():
+    from sklearn.metrics import average_precision_score
+
+    rng = np.random.default_rng(1)
+    y = (rng.random(500) < 0.1).astype(int)
+    p = np.round(rng.random(500) * 0.5 + 0.3 * y, 2)  # rounded: many ties
+    steps = churn._PrecisionRecallSteps(p, y)
+    for weights in (np.ones(500, int), np.bincount(rng.integers(0, 500, 500), minlength=500)):
+        assert steps.average_precision(weights) == pytest.approx(average_precision_score(y, p, sample_weight=weights))
 
 
 def test_probabilities_are_calibrated_on_the_holdout(model, snapshots):
@@ -166,3 +213,13 @@ def test_bad_input_is_named():
         churn.fit(frame.assign(t=[1, 2, None, 3]), "y", "t")
     with pytest.raises(ValueError, match="0/1"):
         churn.fit(frame.assign(y=[0, 2, 0, 1], t=[1, 2, 3, 3]), "y", "t")
+
+
+def test_a_feature_without_values_in_the_training_periods_is_not_used(snapshots):
+    # e.g. a long-window trend: missing in the early snapshots, present from the validation periods on
+    frame = snapshots.copy()
+    frame["usage_trend_6m"] = np.where(frame[TIME] >= frame[TIME].sort_values().iloc[len(frame) * 3 // 4], 1.0, np.nan)
+    model = churn.fit(frame, LABEL, TIME, exclude=("customer_external_id", "true_hazard"), refit=False)
+    assert "usage_trend_6m" not in model.features.columns
+    assert model.features.dropped["usage_trend_6m"] == "no value in the training periods"
+    assert len(model.score(frame, customer_column="customer_external_id", time_column=TIME)) == len(frame)

@@ -21,6 +21,7 @@ from orchestration.reporting import (
     WEEKLY_USAGE_COST,
     ReportDataError,
     churn_risk,
+    monthly_review,
     render_report,
     weekly_usage,
 )
@@ -333,3 +334,28 @@ def test_empty_inputs_render_with_explanations(inputs):
     html = render_html(weekly_usage.build(quiet, mask_names=False), masked=False)
     for text in ("No anomalies this week.", "No recommendations.", "No customer has a negative margin."):
         assert text in html
+
+
+def test_a_retrospectively_scored_snapshot_is_marked_and_footnoted(inputs, rendered):
+    for name in (WEEKLY_CHURN_RISK, MONTHLY_BUSINESS_REVIEW):
+        assert "scored retrospectively" not in html_text(rendered[name].html)
+        data = inputs[name]
+        retrospective = replace(data, churn_predictions=data.churn_predictions.assign(scored_retrospectively=True))
+        module = churn_risk if name == WEEKLY_CHURN_RISK else monthly_review
+        content = module.build(retrospective, mask_names=False)
+        html = render_html(content, masked=False)
+        month = "Sep 2026" if name == WEEKLY_CHURN_RISK else "Oct 2026"
+        assert f"snapshot {month}*" in html
+        assert f"* The {month} churn snapshot was scored retrospectively" in html
+
+
+def test_a_forecast_made_after_the_month_is_left_out_of_its_review(inputs):
+    """ml.mrr_forecast keeps the latest forecast only: an older month's review must not draw it as its own."""
+    data = inputs[MONTHLY_BUSINESS_REVIEW]
+    later = data.mrr_forecast.assign(month=pd.to_datetime(data.mrr_forecast["month"]) + pd.DateOffset(months=2))
+    content = monthly_review.build(replace(data, mrr_forecast=later), mask_names=False)
+    trend = next(s for s in content.sections if s.anchor == "trend")
+    assert trend.intro == "Month-end MRR; the stored forecast starts in Jan 2027, so it is not shown."
+    assert trend.tables[0].frame["forecast_mean"].isna().all()
+    current = next(s for s in monthly_review.build(data, mask_names=False).sections if s.anchor == "trend")
+    assert current.tables[0].frame["forecast_mean"].notna().sum() == 12

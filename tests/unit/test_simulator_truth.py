@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 
+import numpy as np
 import pandas as pd
 
 from orchestration.sources.simulator.fx import load_fx_rates
@@ -124,7 +125,7 @@ def test_movement_identity_holds_every_month() -> None:
 def test_hazard_incidents_and_customers_truth() -> None:
     truth = simulator().truth(AS_OF)
     hazard = truth["churn_hazard"]
-    # churn is concentrated: most paying customers have a low hazard, disengaged/delinquent ones a high one
+    # churn is concentrated: most paying customers have a low hazard; collapsed usage or dunning gives a high one
     assert hazard.hazard.between(0, 1).all() and 0.002 < hazard.hazard.median() < 0.03
     assert 0.01 < hazard.hazard.mean() < 0.08 and hazard.hazard.quantile(0.99) > 0.2
     assert {"provider", "model", "customer"} >= set(truth["incidents"].scope_kind) and len(truth["incidents"]) > 0
@@ -136,3 +137,28 @@ def test_hazard_incidents_and_customers_truth() -> None:
         "partner",
         "social",
     }
+
+
+def test_hazard_reads_the_realized_activity_windows() -> None:
+    """The hazard's usage and login inputs are running sums of what the sources record: requests of the last 30 and
+    120 days (an injected runaway job aside) and logins of the last 30, per customer, as of the last simulated day."""
+    sim = simulator()
+    sim.truth(AS_OF)
+    world, last = sim.world, sim.world.day
+    requests, logins = np.zeros((2, world.cust.n), np.int64), np.zeros(world.cust.n, np.int64)
+    for day in range(last - 119, last + 1):
+        usage = world.usage_counts[day]
+        counts = np.bincount(usage.customers, weights=usage.requests, minlength=world.cust.n).astype(np.int64)
+        runaway = world.incidents.get(day, {})
+        if "extra_requests" in runaway:
+            customer = runaway["customer"]
+            counts[customer] = max(counts[customer] - runaway["extra_requests"], 0)
+        requests[1] += counts
+        if day > last - 30:
+            requests[0] += counts
+            seen, day_logins, _ = world.login_counts[day]
+            np.add.at(logins, world.users["cust"][seen], day_logins)
+    np.testing.assert_array_equal(world.cust["requests_30d"], requests[0])
+    np.testing.assert_array_equal(world.cust["requests_120d"], requests[1])
+    np.testing.assert_array_equal(world.cust["logins_30d"], logins)
+    assert requests[0].sum() > 0 and logins.sum() > 0

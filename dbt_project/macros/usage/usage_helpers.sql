@@ -29,6 +29,18 @@
     quantile_cont({{ expression }}, [{{ fractions | join(', ') }}])
 {%- endmacro %}
 
+{#- The same exact (interpolated, continuous) percentile as exact_percentile, as an aggregate over rows that carry
+    their 1-based rank by `value` within the group (row_number() over (... order by value)) and the group's count of
+    non-null values (count(value) over (...)): position (count - 1) x fraction, interpolated between the values
+    ranked floor(position) + 1 and ceil(position) + 1, in double precision like percentile_cont/quantile_cont.
+    One sort of all rows instead of one sort per group, for groups of a few rows; NULL when all values are NULL. -#}
+{% macro ranked_percentile(value, rank, count, fraction) -%}
+    {%- set position = '(cast(' ~ count ~ ' - 1 as double precision) * cast(' ~ fraction ~ ' as double precision))' -%}
+    {%- set low = 'max(case when ' ~ rank ~ ' = floor(' ~ position ~ ') + 1 then ' ~ value ~ ' end)' -%}
+    {%- set high = 'max(case when ' ~ rank ~ ' = ceil(' ~ position ~ ') + 1 then ' ~ value ~ ' end)' -%}
+    ({{ low }} + (max({{ position }}) - floor(max({{ position }}))) * ({{ high }} - {{ low }}))
+{%- endmacro %}
+
 {#- Milliseconds from start to end timestamp (bigint). -#}
 {% macro milliseconds_between(start_expression, end_expression) -%}
     {{ return(adapter.dispatch('milliseconds_between')(start_expression, end_expression)) }}
@@ -42,15 +54,15 @@
     date_diff('millisecond', {{ start_expression }}, {{ end_expression }})
 {%- endmacro %}
 
-{#- The day window [first day, day after the last day) a daily-partitioned usage run processes, or none.
-    Dagster passes vars partition_start/partition_end ([start, end), ISO timestamps); the window is widened to
-    whole UTC days (a partial day would replace a whole day under delete+insert) and reaches back
-    var('usage_lookback_days') extra days, so late-arriving rows of recent days are re-aggregated. Without the
-    vars, or when the model is built from scratch / with --full-refresh, there is no window: everything. -#}
-{% macro usage_partition_days() -%}
-    {%- set start = var('partition_start', '') -%}
-    {%- set end = var('partition_end', '') -%}
-    {%- if not (start and end and is_incremental()) -%}
+{#- The day window [first day, day after the last day) of this run's partition window, or none without one.
+    Dagster passes run settings partition_start/partition_end ([start, end), ISO timestamps, see run_setting:
+    environment variables, or --vars on a hand-run CLI); the window is widened to whole UTC days (a partial day
+    would replace a whole day under delete+insert) and reaches back var('usage_lookback_days') extra days, so
+    late-arriving rows of recent days are re-aggregated. -#}
+{% macro usage_run_days() -%}
+    {%- set start = run_setting('partition_start') -%}
+    {%- set end = run_setting('partition_end') -%}
+    {%- if not (start and end) -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set datetime = modules.datetime -%}
@@ -62,6 +74,12 @@
         {%- set end_day = end_day + datetime.timedelta(days=1) -%}
     {%- endif -%}
     {{ return([first_day.isoformat(), end_day.isoformat()]) }}
+{%- endmacro %}
+
+{#- The days a daily-partitioned usage model (re)processes in this run: usage_run_days(), or none (everything) when
+    there is no window or the model is built from scratch / with --full-refresh. -#}
+{% macro usage_partition_days() -%}
+    {{ return(usage_run_days() if is_incremental() else none) }}
 {%- endmacro %}
 
 {#- Predicate restricting a daily-partitioned usage model to its run's days (see usage_partition_days); `true`
@@ -112,4 +130,38 @@
 {#- numerator / denominator rounded to `scale` decimals, as decimal(18, scale); NULL when the denominator is 0. -#}
 {% macro decimal_ratio(numerator, denominator, scale=4) -%}
     cast(round(cast({{ safe_ratio(numerator, denominator) }} as decimal(38, 10)), {{ scale }}) as decimal(18, {{ scale }}))
+{%- endmacro %}
+
+{#- True when the database enforces that `column` alone is unique in `relation` (a primary key or unique
+    constraint/index on exactly that column), checked while executing; false at parse time. Dispatched. -#}
+{% macro enforces_unique_column(relation, column) -%}
+    {%- if not execute -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {{ return(adapter.dispatch('enforces_unique_column')(relation, column)) }}
+{%- endmacro %}
+
+{% macro default__enforces_unique_column(relation, column) -%}
+    {{ return(false) }}
+{%- endmacro %}
+
+{% macro postgres__enforces_unique_column(relation, column) -%}
+    {%- set found = run_query(
+        "select 1 from pg_index as i join pg_class as t on t.oid = i.indrelid"
+        ~ " join pg_namespace as n on n.oid = t.relnamespace"
+        ~ " join pg_attribute as a on a.attrelid = t.oid and a.attnum = i.indkey[0]"
+        ~ " where i.indisunique and i.indnatts = 1 and i.indpred is null and i.indexprs is null"
+        ~ " and n.nspname = '" ~ relation.schema ~ "' and t.relname = '" ~ relation.identifier
+        ~ "' and a.attname = '" ~ column ~ "'"
+    ) -%}
+    {{ return(found.rows | length > 0) }}
+{%- endmacro %}
+
+{% macro duckdb__enforces_unique_column(relation, column) -%}
+    {%- set found = run_query(
+        "select 1 from duckdb_constraints() where constraint_type in ('PRIMARY KEY', 'UNIQUE')"
+        ~ " and database_name = '" ~ relation.database ~ "' and schema_name = '" ~ relation.schema
+        ~ "' and table_name = '" ~ relation.identifier ~ "' and constraint_column_names = ['" ~ column ~ "']"
+    ) -%}
+    {{ return(found.rows | length > 0) }}
 {%- endmacro %}

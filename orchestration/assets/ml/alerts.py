@@ -4,13 +4,11 @@ against the simulator's injected incidents go into the asset metadata."""
 
 # No `from __future__ import annotations`: Dagster reads the asset functions' `context` annotation at definition time.
 import dagster as dg
-import pandas as pd
 
 from orchestration.assets.ml import truth
 from orchestration.assets.ml.common import (
     ML_GROUP,
     POOL,
-    lazy_module,
     markdown_table,
     mart_key,
     ml_key,
@@ -18,9 +16,12 @@ from orchestration.assets.ml.common import (
     utc_now,
     write,
 )
+from orchestration.lazy import lazy_module
 from orchestration.resources.warehouse import WarehouseResource
 from orchestration.settings import Settings
 
+# Deferred: only executing the assets needs them (orchestration/lazy.py), hence the quoted annotations.
+pd = lazy_module("pandas")
 anomalies = lazy_module("models_ml.anomalies")
 
 ALERTS_TABLE = "metric_alerts"
@@ -85,7 +86,7 @@ DEPS = [
 ]
 
 
-def load_daily_metrics(warehouse: WarehouseResource) -> pd.DataFrame:
+def load_daily_metrics(warehouse: WarehouseResource) -> "pd.DataFrame":
     """Long frame day, metric, scope, value; days with no failed payments count as 0 (a count, not a gap)."""
     frames = [warehouse.query_df(query) for query in DAILY_METRIC_QUERIES.values()]
     daily = pd.concat([f for f in frames if not f.empty], ignore_index=True)
@@ -98,7 +99,7 @@ def load_daily_metrics(warehouse: WarehouseResource) -> pd.DataFrame:
     return pd.concat([daily[daily["metric"] != "failed_payments"], filled], ignore_index=True)
 
 
-def load_kpis(warehouse: WarehouseResource) -> pd.DataFrame:
+def load_kpis(warehouse: WarehouseResource) -> "pd.DataFrame":
     frames = []
     for metric, (mart, column) in KPI_COLUMNS.items():
         frame = warehouse.query_df(
@@ -110,14 +111,14 @@ def load_kpis(warehouse: WarehouseResource) -> pd.DataFrame:
     return kpis[["day", "metric", "scope", "value"]]
 
 
-def detect_alerts(warehouse: WarehouseResource, run_id: str) -> pd.DataFrame:
+def detect_alerts(warehouse: WarehouseResource, run_id: str) -> "pd.DataFrame":
     alerts = anomalies.metric_alerts(load_daily_metrics(warehouse), load_kpis(warehouse), anomalies.load_config())
     alerts["day"] = pd.to_datetime(alerts["day"]).dt.date
     return stamped(alerts, run_id, utc_now())
 
 
 def evaluate_against_incidents(
-    settings: Settings, alerts: pd.DataFrame, incidents: pd.DataFrame | None = None
+    settings: Settings, alerts: "pd.DataFrame", incidents: "pd.DataFrame | None" = None
 ) -> dict[str, float] | None:
     """Recall / precision of the detector's daily alerts on the simulator's injected incident days (demo only;
     `incidents` defaults to all of them). Scored from the first day the detector can judge (min_weeks of

@@ -1,32 +1,42 @@
 """Churn assets: weekly training (ml.churn_model_runs + a persisted, versioned model) and daily scoring
-(ml.churn_predictions) of the latest closed snapshot of marts.customer_features_monthly."""
+(ml.churn_predictions) of the latest closed snapshot of marts.customer_features_monthly.
+
+ml.churn_predictions keeps one set of rows per snapshot month, so a report of any past period finds the snapshot
+it shows. The daily run replaces the rows of the latest snapshot only; a snapshot the table lacks (a first run on
+an existing history) is scored once, retrospectively, and flagged so. Once the next month closes, a snapshot's
+rows are never rewritten: re-rendering a past period reproduces it.
+"""
 
 # No `from __future__ import annotations`: Dagster reads the asset functions' `context` annotation at definition time.
+import datetime as dt
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
-import pandas as pd
 
 from orchestration.assets.ml import truth
 from orchestration.assets.ml.common import (
     ML_GROUP,
+    ML_SCHEMA,
     POOL,
     WEEKLY_TRAINING_TAGS,
     append_run_log,
-    lazy_module,
+    as_arrow,
     markdown_table,
     mart_key,
     ml_key,
     numeric_metadata,
     stamped,
     utc_now,
-    write,
 )
-from orchestration.resources.warehouse import WarehouseResource
+from orchestration.lazy import lazy_module
+from orchestration.resources.warehouse import WarehouseResource, WarehouseSession
 from orchestration.settings import Settings
 
+# Deferred: only executing the assets needs them (orchestration/lazy.py), hence the quoted annotations.
+pd = lazy_module("pandas")
 churn = lazy_module("models_ml.churn")
 
 FEATURES_KEY = mart_key("customer_features_monthly")
@@ -38,6 +48,9 @@ WEIGHT = "mrr_weight"  # a copy of mrr: the weight of MRR-weighted capture (mrr 
 LATEST_POINTER = "LATEST"
 MODEL_RUNS_TABLE = "churn_model_runs"
 PREDICTIONS_TABLE = "churn_predictions"
+# True on rows scored after their snapshot had been superseded by a newer closed month: by a model trained on
+# later data (that saw the snapshot's outcome), not what the model said at the time.
+RETROSPECTIVE = "scored_retrospectively"
 # Native (OpenMP) threads of the fit: one is fastest when the box is shared with dbt and other steps, and the
 # monthly snapshot table is small (see bench/bench_ml.py for 20,000 customers x 24 snapshots).
 FIT_THREADS = 1
@@ -49,11 +62,15 @@ def model_root(settings: Settings) -> Path:
     return settings.models_dir / churn.MODEL_NAME
 
 
-def load_features(warehouse: WarehouseResource, latest_only: bool = False) -> pd.DataFrame:
-    where = " WHERE snapshot_month = (SELECT max(snapshot_month) FROM marts.customer_features_monthly)"
-    frame = warehouse.query_df(
-        "SELECT * FROM marts.customer_features_monthly" + (where if latest_only else "") + " ORDER BY 2, 1"
-    )
+def _placeholders(values: Sequence[object]) -> str:
+    """`$1, $2, ...`: one query parameter per value (an IN list on both engines)."""
+    return ", ".join(f"${i}" for i in range(1, len(values) + 1))
+
+
+def load_features(warehouse: WarehouseResource, snapshots: Sequence[dt.date] | None = None) -> "pd.DataFrame":
+    """marts.customer_features_monthly, all snapshots or the given ones, ordered by snapshot and customer."""
+    where = f" WHERE snapshot_month IN ({_placeholders(snapshots)})" if snapshots else ""
+    frame = warehouse.query_df(f"SELECT * FROM marts.customer_features_monthly{where} ORDER BY 2, 1", snapshots)
     if frame.empty:
         raise ValueError("marts.customer_features_monthly is empty: build the marts before the churn model")
     frame[CUSTOMER] = frame[CUSTOMER].astype(str)
@@ -121,21 +138,64 @@ def latest_model(settings: Settings) -> "churn.ChurnModel | None":
     return churn.ChurnModel.load(model_root(settings) / pointer.read_text().strip())
 
 
-def score(model: "churn.ChurnModel", warehouse: WarehouseResource, run_id: str) -> pd.DataFrame:
-    """ml.churn_predictions rows for every customer of the latest closed snapshot."""
-    frame = load_features(warehouse, latest_only=True)
+def _snapshot_months(session: WarehouseSession, relation: str) -> list[dt.date]:
+    rows = session.query(f"SELECT DISTINCT snapshot_month FROM {relation} ORDER BY 1")
+    return [pd.Timestamp(row[0]).date() for row in rows]
+
+
+def snapshots_to_score(warehouse: WarehouseResource) -> tuple[list[dt.date], dt.date]:
+    """(the snapshots to score, the latest closed one): the latest, re-scored by every run while it is the latest,
+    and every earlier snapshot ml.churn_predictions lacks."""
+    with warehouse.connect() as session:
+        available = _snapshot_months(session, "marts.customer_features_monthly")
+        scored = set()
+        if session.table_exists(ML_SCHEMA, PREDICTIONS_TABLE):
+            scored = set(_snapshot_months(session, f"{ML_SCHEMA}.{PREDICTIONS_TABLE}"))
+    if not available:
+        raise ValueError("marts.customer_features_monthly is empty: build the marts before the churn model")
+    latest = available[-1]
+    return [s for s in available if s == latest or s not in scored], latest
+
+
+def score(model: "churn.ChurnModel", warehouse: WarehouseResource, run_id: str) -> "pd.DataFrame":
+    """ml.churn_predictions rows for every customer of the latest closed snapshot and of each earlier snapshot
+    never scored (flagged `scored_retrospectively`)."""
+    snapshots, latest = snapshots_to_score(warehouse)
+    frame = load_features(warehouse, snapshots)
     scored = model.score(frame, customer_column=CUSTOMER, time_column=SNAPSHOT, mrr_column="mrr")
-    scored[SNAPSHOT] = pd.to_datetime(scored[SNAPSHOT]).dt.date
+    # tier and tenure as of each snapshot; the last active day as of this run (report queries cap it at the period)
     activity = warehouse.query_df(
         "SELECT customer_id, max(last_active_date) AS last_active_day FROM marts.dim_users "
         "WHERE customer_id IS NOT NULL GROUP BY customer_id"
     )
-    context = frame[[CUSTOMER, "tier", "tenure_months"]].merge(
+    context = frame[[CUSTOMER, SNAPSHOT, "tier", "tenure_months"]].merge(
         activity.astype({CUSTOMER: str}), on=CUSTOMER, how="left"
     )
-    scored = scored.merge(context.rename(columns={CUSTOMER: "customer_external_id"}), on="customer_external_id")
+    scored[SNAPSHOT] = pd.to_datetime(scored[SNAPSHOT])
+    scored = scored.merge(
+        context.rename(columns={CUSTOMER: "customer_external_id"}), on=["customer_external_id", SNAPSHOT]
+    )
+    scored[SNAPSHOT] = scored[SNAPSHOT].dt.date
     scored["last_active_day"] = pd.to_datetime(scored["last_active_day"]).dt.date
+    scored[RETROSPECTIVE] = scored[SNAPSHOT] != latest
     return stamped(scored, run_id, utc_now()).rename(columns={"created_at": "scored_at"})
+
+
+def save_snapshots(warehouse: WarehouseResource, predictions: "pd.DataFrame") -> None:
+    """Replace the rows of the snapshots in `predictions` and keep every other snapshot's, in one transaction."""
+    rows = as_arrow(predictions)
+    snapshots = sorted(set(predictions[SNAPSHOT]))
+    table = f"{ML_SCHEMA}.{PREDICTIONS_TABLE}"
+    with warehouse.connect() as session:
+        if session.table_exists(ML_SCHEMA, PREDICTIONS_TABLE):
+            existing = session.query_arrow(f"SELECT * FROM {table} WHERE 1 = 0").schema
+            if set(existing.names) == set(rows.schema.names):
+                session.execute(f"DELETE FROM {table} WHERE snapshot_month IN ({_placeholders(snapshots)})", snapshots)
+                # in the table's column order and types (an all-null column arrives as text)
+                session.bulk_load(ML_SCHEMA, PREDICTIONS_TABLE, rows.select(existing.names).cast(existing))
+                return
+    # No table yet, or one with other columns (written by an older version): one atomic swap of the whole table.
+    append_run_log(warehouse, PREDICTIONS_TABLE, predictions, key=SNAPSHOT)
 
 
 def _training_metadata(trained: TrainedChurnModel) -> dict[str, object]:
@@ -184,7 +244,8 @@ def build_churn_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         description=(
             "Daily churn scoring of the latest closed snapshot with the latest persisted model (trained first if "
             "there is none): probability, risk band (thresholds from the validation snapshots), MRR at risk, top "
-            "drivers, model version, run."
+            "drivers, model version, run. Keeps every earlier snapshot's rows (scoring once, retrospectively, "
+            "the snapshots it lacks), so reports of past periods can be rendered."
         ),
     )
     def churn_predictions(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
@@ -193,15 +254,23 @@ def build_churn_assets(settings: Settings) -> list[dg.AssetsDefinition]:
             context.log.info("no persisted churn model yet: training one first")
             model = train(settings, warehouse, context.run_id).model
         predictions = score(model, warehouse, context.run_id)
-        write(warehouse, PREDICTIONS_TABLE, predictions)
-        bands = predictions.groupby("risk_band")["mrr_at_risk"].agg(["size", "sum"]).reset_index()
+        save_snapshots(warehouse, predictions)
+        retrospective = sorted(set(predictions.loc[predictions[RETROSPECTIVE], SNAPSHOT]))
+        if retrospective:
+            context.log.info(
+                f"scored {len(retrospective)} earlier snapshot(s) the table lacked, retrospectively: "
+                f"{retrospective[0]} to {retrospective[-1]}"
+            )
+        latest = predictions.loc[~predictions[RETROSPECTIVE]]
+        bands = latest.groupby("risk_band")["mrr_at_risk"].agg(["size", "sum"]).reset_index()
         return dg.MaterializeResult(
             metadata={
-                "rows": len(predictions),
-                "snapshot_month": str(predictions[SNAPSHOT].max()) if len(predictions) else "",
+                "rows": len(latest),
+                "snapshot_month": str(latest[SNAPSHOT].max()) if len(latest) else "",
+                "retrospective_snapshots": len(retrospective),
                 "model_version": model.version,
-                "mean_probability": float(predictions["churn_probability"].mean()) if len(predictions) else 0.0,
-                "mrr_at_risk_total": float(predictions["mrr_at_risk"].sum()),
+                "mean_probability": float(latest["churn_probability"].mean()) if len(latest) else 0.0,
+                "mrr_at_risk_total": float(latest["mrr_at_risk"].sum()),
                 "by_risk_band": markdown_table(bands.rename(columns={"size": "customers", "sum": "mrr_at_risk"})),
                 **numeric_metadata(model.evaluation["holdout"], "model_holdout."),
             }

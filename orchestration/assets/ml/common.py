@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import math
-import sys
-import types
 from collections.abc import Mapping
 
 import dagster as dg
-import pandas as pd
-import pyarrow as pa
 
 from orchestration.assets.raw import WAREHOUSE_POOL
 from orchestration.jobs import WEEKLY_TRAINING_TAG
+from orchestration.lazy import lazy_module
 from orchestration.resources.warehouse import WarehouseResource
+
+# Deferred: only executing the assets needs them (orchestration/lazy.py).
+pd = lazy_module("pandas")
+pa = lazy_module("pyarrow")
 
 ML_GROUP = "ml"
 ML_SCHEMA = "ml"
@@ -95,18 +95,3 @@ def finite_or_none(value: object) -> float | None:
     except (TypeError, ValueError):
         return None
     return number if math.isfinite(number) else None
-
-
-def lazy_module(name: str) -> types.ModuleType:
-    """`name`, imported on first attribute access: scikit-learn and statsmodels stay out of code-location load
-    (the standard library's LazyLoader recipe)."""
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.find_spec(name)
-    if spec is None or spec.loader is None:
-        raise ModuleNotFoundError(name)
-    spec.loader = importlib.util.LazyLoader(spec.loader)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module

@@ -6,13 +6,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import dagster as dg
-import numpy as np
-import pandas as pd
 
 from orchestration.assets.ml.common import (
     ML_GROUP,
     POOL,
-    lazy_module,
     markdown_table,
     mart_key,
     ml_key,
@@ -20,9 +17,13 @@ from orchestration.assets.ml.common import (
     utc_now,
     write,
 )
+from orchestration.lazy import lazy_module
 from orchestration.resources.warehouse import WarehouseResource
 from orchestration.settings import Settings
 
+# Deferred: only executing the assets needs them (orchestration/lazy.py), hence the quoted annotations.
+np = lazy_module("numpy")
+pd = lazy_module("pandas")
 forecast = lazy_module("models_ml.forecast")
 
 HORIZON = 12
@@ -38,7 +39,7 @@ FORECAST_TABLE = "mrr_forecast"
 BACKTEST_TABLE = "forecast_backtests"
 
 
-def load_series(warehouse: WarehouseResource) -> dict[str, pd.Series]:
+def load_series(warehouse: WarehouseResource) -> "dict[str, pd.Series]":
     """Monthly series from marts.kpi_monthly, closed months, starting at the first month with a positive value."""
     columns = ", ".join(SERIES.values())
     kpis = warehouse.query_df(f"SELECT month, {columns} FROM marts.kpi_monthly WHERE is_closed_month ORDER BY month")
@@ -53,12 +54,12 @@ def load_series(warehouse: WarehouseResource) -> dict[str, pd.Series]:
 
 @dataclass(frozen=True)
 class ForecastRun:
-    forecasts: pd.DataFrame  # ml.mrr_forecast
-    backtests: pd.DataFrame  # ml.forecast_backtests
-    evaluation: pd.DataFrame  # per series: the quality-bar numbers
+    forecasts: "pd.DataFrame"  # ml.mrr_forecast
+    backtests: "pd.DataFrame"  # ml.forecast_backtests
+    evaluation: "pd.DataFrame"  # per series: the quality-bar numbers
 
 
-def run_forecasts(series: dict[str, pd.Series], run_id: str) -> ForecastRun:
+def run_forecasts(series: "dict[str, pd.Series]", run_id: str) -> ForecastRun:
     created_at = utc_now()
     forecasts, backtests, evaluation = [], [], []
     for name, values in series.items():
@@ -90,7 +91,7 @@ def run_forecasts(series: dict[str, pd.Series], run_id: str) -> ForecastRun:
     )
 
 
-def _bar_numbers(name: str, chosen: str, pooled: pd.DataFrame) -> dict[str, object]:
+def _bar_numbers(name: str, chosen: str, pooled: "pd.DataFrame") -> dict[str, object]:
     """The chosen model vs naive in the 3-month backtest (errors pooled over steps 1..3): MASE and coverage."""
     rows = pooled.set_index("model")
     model = chosen if chosen in rows.index else str(rows["mase"].idxmin())

@@ -3,12 +3,10 @@ ml.cost_recommendations (cheaper model for short prompts, error hot spots, plan 
 
 # No `from __future__ import annotations`: Dagster reads the asset functions' `context` annotation at definition time.
 import dagster as dg
-import pandas as pd
 
 from orchestration.assets.ml.common import (
     ML_GROUP,
     POOL,
-    lazy_module,
     markdown_table,
     mart_key,
     ml_key,
@@ -16,10 +14,13 @@ from orchestration.assets.ml.common import (
     utc_now,
     write,
 )
+from orchestration.lazy import lazy_module
 from orchestration.resources.warehouse import WarehouseResource
 from orchestration.settings import Settings
 from orchestration.sources.schemas import MODEL_PRICES, MODEL_PROVIDERS
 
+# Deferred: only executing the assets needs them (orchestration/lazy.py), hence the quoted annotations.
+pd = lazy_module("pandas")
 recommendations = lazy_module("models_ml.recommendations")
 
 RECOMMENDATIONS_TABLE = "cost_recommendations"
@@ -28,7 +29,7 @@ SHORT_PROMPT_TOKENS = 400  # mean prompt tokens per request below which a day's 
 RIGHT_SIZING_MONTHS = 3
 
 
-def reference_prices() -> pd.DataFrame:
+def reference_prices() -> "pd.DataFrame":
     """The usage source's reference list prices (SOURCES.md), USD per token."""
     return pd.DataFrame(
         [
@@ -51,7 +52,7 @@ def _window_filter(warehouse: WarehouseResource) -> str:
     return f"customer_id IS NOT NULL AND usage_date >= DATE '{start.date().isoformat()}'"
 
 
-def build_recommendations(warehouse: WarehouseResource, run_id: str) -> pd.DataFrame:
+def build_recommendations(warehouse: WarehouseResource, run_id: str) -> "pd.DataFrame":
     window = _window_filter(warehouse)
     short_prompts = warehouse.query_df(
         f"""SELECT customer_id AS customer_external_id, model, sum(requests) AS requests,

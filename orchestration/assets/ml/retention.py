@@ -3,13 +3,10 @@ DERL at the configured discount rate and projected LTV beside the simple LTV (ml
 
 # No `from __future__ import annotations`: Dagster reads the asset functions' `context` annotation at definition time.
 import dagster as dg
-import numpy as np
-import pandas as pd
 
 from orchestration.assets.ml.common import (
     ML_GROUP,
     POOL,
-    lazy_module,
     markdown_table,
     mart_key,
     ml_key,
@@ -17,9 +14,13 @@ from orchestration.assets.ml.common import (
     utc_now,
     write,
 )
+from orchestration.lazy import lazy_module
 from orchestration.resources.warehouse import WarehouseResource
 from orchestration.settings import Settings
 
+# Deferred: only executing the assets needs them (orchestration/lazy.py), hence the quoted annotations.
+np = lazy_module("numpy")
+pd = lazy_module("pandas")
 retention = lazy_module("models_ml.retention")
 
 ECONOMICS_MONTHS = 6  # ARPA is the last closed month's; margin and churn average the last 6 closed months
@@ -27,11 +28,11 @@ BACKTEST_FIT_PERIODS = 6
 LTV_TABLE = "ltv_projection"
 
 
-def _months_between(later: pd.Series, earlier: pd.Series) -> pd.Series:
+def _months_between(later: "pd.Series", earlier: "pd.Series") -> "pd.Series":
     return (later.dt.year - earlier.dt.year) * 12 + (later.dt.month - earlier.dt.month)
 
 
-def load_customer_months(warehouse: WarehouseResource) -> pd.DataFrame:
+def load_customer_months(warehouse: WarehouseResource) -> "pd.DataFrame":
     frame = warehouse.query_df(
         "SELECT customer_id, month, cohort_month, tier, mrr, is_paying, movement_type "
         "FROM marts.fct_mrr WHERE is_closed_month ORDER BY customer_id, month"
@@ -44,7 +45,7 @@ def load_customer_months(warehouse: WarehouseResource) -> pd.DataFrame:
     return frame
 
 
-def cohort_survival(customer_months: pd.DataFrame) -> pd.DataFrame:
+def cohort_survival(customer_months: "pd.DataFrame") -> "pd.DataFrame":
     """tier, cohort_month, period, customers: customers of the cohort (tier at start) paying in every month since.
 
     A customer's lifetime ends at its first month without MRR (reactivations do not revive it: sBG is a
@@ -66,7 +67,7 @@ def cohort_survival(customer_months: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["tier", "cohort_month", "period", "customers"])
 
 
-def tier_economics(customer_months: pd.DataFrame, margins: pd.DataFrame) -> pd.DataFrame:
+def tier_economics(customer_months: "pd.DataFrame", margins: "pd.DataFrame") -> "pd.DataFrame":
     """tier, arpa (last closed month), gross_margin_pct and monthly_churn_rate (averages of the last 6 months)."""
     months = np.sort(customer_months["month"].unique())
     recent = months[-ECONOMICS_MONTHS:]
@@ -98,7 +99,7 @@ def tier_economics(customer_months: pd.DataFrame, margins: pd.DataFrame) -> pd.D
     )
 
 
-def load_margins(warehouse: WarehouseResource) -> pd.DataFrame:
+def load_margins(warehouse: WarehouseResource) -> "pd.DataFrame":
     margins = warehouse.query_df(
         "SELECT customer_id, month, gross_margin, total_revenue "
         "FROM marts.customer_margin_monthly WHERE is_closed_month"
@@ -107,7 +108,7 @@ def load_margins(warehouse: WarehouseResource) -> pd.DataFrame:
     return margins
 
 
-def project(settings: Settings, warehouse: WarehouseResource, run_id: str) -> pd.DataFrame:
+def project(settings: Settings, warehouse: WarehouseResource, run_id: str) -> "pd.DataFrame":
     customer_months = load_customer_months(warehouse)
     cohorts = cohort_survival(customer_months)
     economics = tier_economics(customer_months, load_margins(warehouse))

@@ -6,9 +6,10 @@ models_ml.churn never uses as a feature (it only scores the holdout with it to r
 
 from __future__ import annotations
 
-import pandas as pd
-
+from orchestration.lazy import lazy_module
 from orchestration.settings import Settings
+
+pd = lazy_module("pandas")  # deferred: only executing the assets needs it (orchestration/lazy.py)
 
 
 def _read(settings: Settings, name: str) -> pd.DataFrame | None:

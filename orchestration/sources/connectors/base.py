@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import pyarrow as pa
+if TYPE_CHECKING:
+    import pyarrow as pa
 
-from orchestration.sources.schemas import SourceTable
+    from orchestration.sources.schemas import SourceTable
 
 
 class SourceConnector(Protocol):

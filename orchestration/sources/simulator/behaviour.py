@@ -1,4 +1,8 @@
-"""Latent engagement and what follows from it: usage volume, logins, errors experienced, churn hazard."""
+"""Latent engagement and what follows from it: usage volume, logins, errors experienced, churn hazard.
+
+Engagement is latent; the churn hazard is not: it reads only behaviour a warehouse records (requests and logins
+against the customer's own usual level, logins per user, errors, failed payments, plan use, tenure, channel), so
+a model on the warehouse's features can in principle reach the true hazard."""
 
 from __future__ import annotations
 
@@ -18,10 +22,13 @@ DISENGAGE_DAILY, RECOVER_DAILY = 0.0011, 0.004
 DISENGAGE_DROP = (1.0, 2.2)
 LOGINS_PER_USER_DAY = 0.45
 TIER_USAGE = 0.3 * np.array([0.5, 0.8, 1.4, 3.5])  # by tier (free, starter, pro, enterprise)
+# The hazard compares the customer's requests in the last 30 days with its daily average over the 90 days before.
+RECENT_DAYS, USUAL_DAYS = 30, 90
 # Monthly churn hazard (logit): concentrated like real SaaS churn, low for engaged customers with a working card and
-# a plan that fits, steep in the observable drivers (collapsed engagement, repeated payment failures, poor fit).
-HAZARD_INTERCEPT = -4.9
-HAZARD_ENGAGEMENT, HAZARD_DISENGAGED = 1.2, 3.0
+# a plan that fits, steep in the observable drivers (usage collapsed below its usual level, few logins per user,
+# repeated payment failures, poor fit).
+HAZARD_INTERCEPT = -5.3
+HAZARD_ENGAGEMENT, HAZARD_USAGE_DECLINE = 1.5, 8.0
 HAZARD_FAILED_PAYMENTS, HAZARD_POOR_FIT = 1.4, 0.9
 DAYS_PER_MONTH = 30.44
 
@@ -100,21 +107,59 @@ def simulate_activity(
     errors = g.poisson((0.03 + 0.08 * logins) * live)
     seen = np.flatnonzero(logins + errors)
     world.login_counts[day] = (seen, logins[seen], errors[seen])
+    _update_activity_windows(world, day)
+
+
+def _activity_on(world: World, day: int) -> tuple[np.ndarray, np.ndarray]:
+    """Requests (without an injected runaway job's: an incident, not behaviour) and logins per customer on one
+    simulated day; zeros before the first day."""
+    n = world.cust.n
+    if day < 0:
+        return np.zeros(n, np.int64), np.zeros(n, np.int64)
+    usage = world.usage_counts[day]
+    requests = np.bincount(usage.customers, weights=usage.requests, minlength=n).astype(np.int64)
+    runaway = world.incidents.get(day, {})
+    if "extra_requests" in runaway:
+        customer = int(runaway["customer"])
+        requests[customer] = max(requests[customer] - int(runaway["extra_requests"]), 0)
+    seen, logins, _ = world.login_counts[day]
+    return requests, np.bincount(world.users["cust"][seen], weights=logins, minlength=n).astype(np.int64)
+
+
+def _update_activity_windows(world: World, day: int) -> None:
+    """Running sums over the trailing windows ending today: add today, drop the day that left each window."""
+    c = world.cust
+    requests, logins = _activity_on(world, day)
+    left_recent, left_recent_logins = _activity_on(world, day - RECENT_DAYS)
+    left_usual, _ = _activity_on(world, day - RECENT_DAYS - USUAL_DAYS)
+    c["requests_30d"][:] += requests - left_recent
+    c["requests_120d"][:] += requests - left_usual
+    c["logins_30d"][:] += logins - left_recent_logins
 
 
 def monthly_hazard(world: World, day: int) -> np.ndarray:
-    """True monthly probability of voluntary churn per customer, from (mostly observable) behaviour."""
+    """True monthly probability of voluntary churn per customer, from observable behaviour (plus a little
+    customer-level noise)."""
     c = world.cust
     tier = customer_tier(world)
     quota = np.array([1.0] + [float(world.catalog.quota[world.catalog.tier == t].max()) for t in range(1, len(TIERS))])
     use_ratio = c["tokens_ewma"] * DAYS_PER_MONTH / quota[tier]
     poor_fit = np.clip(-np.log10(use_ratio + 1e-3) - 1.0, 0.0, 2.0)  # paying for far more than used
     tenure_months = np.where(c["paid_since_day"] >= 0, (day - c["paid_since_day"]) / DAYS_PER_MONTH, 0.0)
-    disengagement = np.maximum(c["eng_base"] - c["eng"], 0.0)  # how far below its usual level engagement fell
+    # daily requests of the last 30 days vs the 90 before, in logs, when they fell (a collapse, e.g. after a champion
+    # left); growth is no signal. Days before the customer existed count as no usage.
+    recent = c["requests_30d"] / RECENT_DAYS
+    usual = (c["requests_120d"] - c["requests_30d"]) / USUAL_DAYS
+    usage_decline = np.maximum(np.log((usual + 1.0) / (recent + 1.0)), 0.0)
+    users = world.users
+    enabled = users["enabled"] & ~users["deleted"]
+    seats = np.maximum(np.bincount(users["cust"][enabled], minlength=c.n), 1)
+    logins_per_user_day = c["logins_30d"] / (RECENT_DAYS * seats)
+    engagement = np.log((logins_per_user_day + 0.05) / LOGINS_PER_USER_DAY)  # ~ latent engagement, as seen
     logit = (
         HAZARD_INTERCEPT
-        - HAZARD_ENGAGEMENT * c["eng"]
-        + HAZARD_DISENGAGED * disengagement
+        - HAZARD_ENGAGEMENT * engagement
+        + HAZARD_USAGE_DECLINE * usage_decline
         + 25.0 * (c["err_ewma"] - 0.012)
         + HAZARD_FAILED_PAYMENTS * np.minimum(c["fail_ewma"], 3.0)
         + HAZARD_POOR_FIT * poor_fit

@@ -14,6 +14,7 @@ BILLING_HOUR_US = 3600 * US_PER_SECOND
 RETRY_DELAYS = np.array([0, 3, 5, 7])  # days after the previous failed attempt
 MAX_ATTEMPTS = 4
 LATE_PAYMENT_SHARE = 0.45  # dunning ends with a late manual payment (else the subscription is terminated)
+LATE_PAYMENT_DAYS = 25  # a late payment comes on one of the first N days of delinquency (uniformly)
 REFUND_SHARE = 0.02
 COUPON_PCT = np.array([c.percentage_rate or 0.0 for c in COUPONS])
 COUPON_FIXED = np.array([c.amount_cents or 0 for c in COUPONS], dtype=np.int64)
@@ -206,7 +207,7 @@ def run_billing(world: World, day: int, t0: int) -> None:
         delinquent_day = inv["due_day"][failed] + world.cfg.delinquency_churn_days + 1
         outcome_day = np.where(
             late,
-            np.maximum(delinquent_day + g.integers(0, 25, failed.size), day + 1),
+            np.maximum(delinquent_day + g.integers(0, LATE_PAYMENT_DAYS, failed.size), day + 1),
             np.maximum(delinquent_day + 14, day + 1),
         )
         inv.update(

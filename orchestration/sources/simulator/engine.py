@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import calendar
+
 import numpy as np
 
 from .arrivals import arrive
 from .behaviour import monthly_hazard, simulate_activity, step_engagement
-from .billing import LATE_PAYMENT_SHARE, MAX_ATTEMPTS, run_billing
+from .billing import LATE_PAYMENT_DAYS, LATE_PAYMENT_SHARE, MAX_ATTEMPTS, run_billing
 from .clock import date_of
 from .identity import run_identity
 from .lifecycle import run_lifecycle
@@ -34,22 +36,35 @@ def step(world: World, day: int) -> None:
 
 
 def _record_hazard(world: World, day: int) -> None:
-    """True probability of a churn movement next month, for customers paying now."""
-    c, inv = world.cust, world.invoices
+    """True probability of a churn movement next month (MRR > 0 now, 0 at the end of next month), for customers
+    paying now: voluntary churn, or an invoice still unpaid and past the delinquency threshold at that month end."""
+    c = world.cust
     paying = np.flatnonzero(c["state"] == PAYING)
     voluntary = monthly_hazard(world, day)[paying]
-    # involuntary churn: a failed invoice whose dunning ends in termination within the next month. Once the
-    # retries are exhausted the outcome is decided; before that, every remaining retry must fail too.
-    horizon = day + 31
-    failed = np.flatnonzero(inv["payment_status"] == 2)
-    cut_day = inv["due_day"][failed] + world.cfg.delinquency_churn_days + 1 + 14
-    retries_left = MAX_ATTEMPTS - inv["attempts"][failed]
-    retry_fails = np.minimum(0.35 + 2 * c["pay_risk"][inv["cust"][failed]], 0.95)
-    p_cut = np.where(
-        inv["attempt_day"][failed] < 0,
-        (inv["outcome"][failed] == 2) & (inv["outcome_day"][failed] > day) & (inv["outcome_day"][failed] <= horizon),
-        (retry_fails**retries_left) * (1.0 - LATE_PAYMENT_SHARE) * (cut_day <= horizon),
-    )
-    dunning = np.zeros(c.n)
-    np.maximum.at(dunning, inv["cust"][failed], p_cut.astype(float))
-    world.hazard_log[day] = (paying, 1.0 - (1.0 - voluntary) * (1.0 - dunning[paying]))
+    next_month_end = day + calendar.monthrange(*_year_month(world, day + 1))[1]
+    unpaid = np.ones(c.n)  # probability that none of the customer's open invoices makes it delinquent
+    cust, p_delinquent = _delinquency_probabilities(world, next_month_end)
+    np.multiply.at(unpaid, cust, 1.0 - p_delinquent)
+    world.hazard_log[day] = (paying, 1.0 - (1.0 - voluntary) * unpaid[paying])
+
+
+def _year_month(world: World, day: int) -> tuple[int, int]:
+    d = date_of(world.cfg.start_date, day)
+    return d.year, d.month
+
+
+def _delinquency_probabilities(world: World, month_end: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per open invoice (customer, probability): still unpaid at the end of day `month_end` although overdue by more
+    than the delinquency threshold. Every remaining payment attempt must fail, then no late manual payment may come
+    by then. The outcome drawn when the retries run out is not used: the hazard is what the history so far implies."""
+    inv = world.invoices
+    open_ = np.flatnonzero((inv["payment_status"] != 1) & ((inv["attempt_day"] >= 0) | (inv["attempts"] > 0)))
+    cust, attempts = inv["cust"][open_], inv["attempts"][open_]
+    pay_risk = world.cust["pay_risk"][cust]
+    retry_fails = np.minimum(0.35 + 2 * pay_risk, 0.95)
+    first_fails = np.where(attempts == 0, pay_risk, 1.0)
+    all_fail = first_fails * retry_fails ** (MAX_ATTEMPTS - np.maximum(attempts, 1))
+    delinquent_day = inv["due_day"][open_] + world.cfg.delinquency_churn_days + 1
+    paid_late_by_end = np.clip(month_end - delinquent_day + 1, 0, LATE_PAYMENT_DAYS) / LATE_PAYMENT_DAYS
+    p = all_fail * (1.0 - LATE_PAYMENT_SHARE * paid_late_by_end) * (delinquent_day <= month_end)
+    return cust, p

@@ -82,6 +82,10 @@ class World:
                 "err_ewma": (f64, 0.01),
                 "fail_ewma": (f64, 0.0),
                 "tokens_ewma": (f64, 0.0),  # daily tokens, smoothed
+                # realized requests (runaway jobs aside) and logins in trailing windows ending today (running sums)
+                "requests_30d": (i64, 0),
+                "requests_120d": (i64, 0),
+                "logins_30d": (i64, 0),
                 "coupon_row": (i64, -1),
                 "churn_day": (i64, -1),
                 "deleted": (b, False),

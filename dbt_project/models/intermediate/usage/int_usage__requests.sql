@@ -7,11 +7,22 @@
     'status', 'is_cache_hit', 'prompt_tokens', 'completion_tokens', 'spend', 'request_duration_ms', 'loaded_at'
 ] %}
 
+{#- De-duplication costs a hash aggregate over every request id; skipped where the raw table's key enforces
+    uniqueness already (PostgreSQL: primary key on request_id; a DuckDB raw table has none, and file drops can
+    deliver a batch twice). -#}
+{%- set source_is_unique = enforces_unique_column(source('litellm', 'LiteLLM_SpendLogs'), 'request_id') %}
+
 with spend_logs as (
     select {{ columns | join(', ') }}
     from {{ ref('stg_litellm__spend_logs') }}
     where {{ usage_partition_filter('started_at') }}
 ),
+{%- if source_is_unique %}
+
+deduplicated as (
+    select {{ columns | join(', ') }} from spend_logs
+),
+{%- else %}
 
 -- Copies are rare: one hash aggregate finds them and only their rows are ranked, instead of sorting every row.
 duplicate_ids as (
@@ -38,6 +49,7 @@ deduplicated as (
     from ranked
     where copy_rank = 1
 ),
+{%- endif %}
 
 internal_customers as (
     select customer_external_id
@@ -72,9 +84,9 @@ select
     coalesce(
         deduplicated.request_duration_ms, {{ milliseconds_between('deduplicated.started_at', 'deduplicated.ended_at') }}
     ) as latency_ms,
-    (internal_customers.customer_external_id is not null or internal_users.user_id is not null) as is_internal
+    -- semi-joins on the two small lists (hashed), not joins that a planner may sort millions of rows for
+    (
+        coalesce(deduplicated.customer_external_id in (select customer_external_id from internal_customers), false)
+        or coalesce(deduplicated.user_id in (select user_id from internal_users), false)
+    ) as is_internal
 from deduplicated
-left join internal_customers
-    on deduplicated.customer_external_id = internal_customers.customer_external_id
-left join internal_users
-    on deduplicated.user_id = internal_users.user_id

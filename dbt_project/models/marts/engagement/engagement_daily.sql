@@ -9,10 +9,10 @@ with external_users as (
 ),
 
 activity as (
-    select activity.*
-    from {{ ref('int_users__activity_daily') }} as activity
-    inner join external_users on activity.user_id = external_users.user_id
-    where activity.activity_date <= {{ as_of_date() }}
+    select activity_date, user_id, is_active, logins, login_errors, requests
+    from {{ ref('int_users__activity_daily') }}
+    where activity_date <= {{ as_of_date() }}
+        and user_id in (select user_id from external_users)
 ),
 
 active_days as (
@@ -24,32 +24,34 @@ active_days as (
     where is_active
 ),
 
-coverage_events as (
-    {%- for window_name, window_days in [('wau', 7), ('mau', 30)] %}
-    select activity_date as event_date, '{{ window_name }}' as window_name, 1 as delta
-    from active_days
-    union all
+coverage_ends as (
     select
+        {%- for window_name, window_days in [('wau', 7), ('mau', 30)] %}
         case
             when next_active_date is not null and next_active_date < {{ add_days('activity_date', window_days) }}
                 then next_active_date
             else {{ add_days('activity_date', window_days) }}
-        end as event_date,
-        '{{ window_name }}' as window_name,
-        -1 as delta
+        end as {{ window_name }}_end_date{{ ',' if not loop.last }}
+        {%- endfor %}
     from active_days
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
-    {%- endfor %}
 ),
 
+-- +1 per active day on that day, -1 where its coverage ends, counted per day before they are combined
 daily_deltas as (
-    select
-        event_date,
-        sum(case when window_name = 'wau' then delta else 0 end) as wau_delta,
-        sum(case when window_name = 'mau' then delta else 0 end) as mau_delta
-    from coverage_events
+    select event_date, sum(wau_delta) as wau_delta, sum(mau_delta) as mau_delta
+    from (
+        select activity_date as event_date, count(*) as wau_delta, count(*) as mau_delta
+        from active_days
+        group by activity_date
+        union all
+        select wau_end_date, -count(*), 0
+        from coverage_ends
+        group by wau_end_date
+        union all
+        select mau_end_date, 0, -count(*)
+        from coverage_ends
+        group by mau_end_date
+    ) as deltas
     group by event_date
 ),
 
@@ -72,7 +74,7 @@ signups as (
 
 bounds as (
     select least(
-        (select min(activity_date) from activity),
+        (select min(activity_date) from daily_activity),
         (select min(signup_date) from external_users)
     ) as first_date
 ),

@@ -1,9 +1,9 @@
 {#- One row per external customer paying (MRR > 0) at the end of a closed month M: the churn model's features,
     each computed only from data stamped at or before the snapshot (the last day of M), and the label
     churned_next_month = the customer has a churn movement in M+1 (NULL while M+1 is not closed).
-    Windows "last N days" are the N days ending on the snapshot day; "prev 30 days" are the 30 before those.
-    Daily rows are matched to the (at most 3) month-end snapshots within 60 days after them by an equi-join on
-    the snapshot month, so no range join over customers x months is needed. -#}
+    Windows "last N days" are the N days ending on the snapshot day; "prev 30 days" / "prev 90 days" are the 30 / 90
+    days before the last 30. Daily rows are matched to the month-end snapshots within 120 days after them by an
+    equi-join on the snapshot month (macro snapshot_windows), so no range join over customers x months is needed. -#}
 
 with months as (
     select month_start, snapshot_before, snapshot_date, is_closed_month from {{ ref('int_revenue__months') }}
@@ -29,55 +29,26 @@ snapshots as (
     where mrr.is_paying and months.is_closed_month
 ),
 
-offsets as (
-    select 0 as month_offset
-    union all
-    select 1
-    union all
-    select 2
-),
-
 usage_daily as (
     select
         customer_id,
         usage_date,
         sum(requests) as requests,
         sum(failed_requests) as failed_requests,
-        sum(total_tokens) as total_tokens,
+        sum(total_tokens) as tokens,
         sum(cost_usd) as cost_usd
     from {{ ref('fct_usage_daily') }}
     where customer_id is not null
     group by customer_id, usage_date
 ),
 
-usage_windows as (
-    select
-        usage_daily.customer_id,
-        {{ add_months(month_start('usage_daily.usage_date'), 'offsets.month_offset') }} as snapshot_month,
-        {{ days_between('usage_daily.usage_date', month_end(add_months(month_start('usage_daily.usage_date'), 'offsets.month_offset'))) }}
-            as days_before,
-        usage_daily.requests,
-        usage_daily.failed_requests,
-        usage_daily.total_tokens,
-        usage_daily.cost_usd
-    from usage_daily
-    cross join offsets
-),
-
 usage_features as (
-    select
-        customer_id,
-        snapshot_month,
-        sum(case when days_before < 30 then requests else 0 end) as requests_30d,
-        sum(case when days_before >= 30 then requests else 0 end) as requests_prev_30d,
-        sum(case when days_before < 30 then failed_requests else 0 end) as failed_requests_30d,
-        sum(case when days_before < 30 then total_tokens else 0 end) as tokens_30d,
-        sum(case when days_before >= 30 then total_tokens else 0 end) as tokens_prev_30d,
-        sum(case when days_before < 30 then cost_usd else 0 end) as cost_usd_30d,
-        sum(case when days_before >= 30 then cost_usd else 0 end) as cost_usd_prev_30d
-    from usage_windows
-    where days_before between 0 and 59
-    group by customer_id, snapshot_month
+    {{ snapshot_window_sums('usage_daily', 'usage_date', {
+        'requests': ['30d', 'prev_30d', 'prev_90d'],
+        'failed_requests': ['30d'],
+        'tokens': ['30d', 'prev_30d'],
+        'cost_usd': ['30d', 'prev_30d'],
+    }) }}
 ),
 
 user_activity as (
@@ -93,6 +64,10 @@ user_activity as (
     where users.customer_id is not null
 ),
 
+active_user_days as (
+    select customer_id, user_id, activity_date from user_activity where is_active
+),
+
 -- customer-days first, so the windows below are plain sums (distinct counts only for active users)
 customer_activity_daily as (
     select
@@ -100,55 +75,24 @@ customer_activity_daily as (
         activity_date,
         sum(logins) as logins,
         sum(login_errors) as login_errors,
-        max(case when is_active then 1 else 0 end) as is_active_day
+        max(case when is_active then 1 else 0 end) as active_days
     from user_activity
     group by customer_id, activity_date
 ),
 
-activity_windows as (
-    select
-        customer_activity_daily.customer_id,
-        {{ add_months(month_start('customer_activity_daily.activity_date'), 'offsets.month_offset') }} as snapshot_month,
-        {{ days_between('customer_activity_daily.activity_date', month_end(add_months(month_start('customer_activity_daily.activity_date'), 'offsets.month_offset'))) }}
-            as days_before,
-        customer_activity_daily.logins,
-        customer_activity_daily.login_errors,
-        customer_activity_daily.is_active_day
-    from customer_activity_daily
-    cross join offsets
-),
-
 activity_features as (
-    select
-        customer_id,
-        snapshot_month,
-        sum(case when days_before < 7 then logins else 0 end) as logins_7d,
-        sum(case when days_before < 30 then logins else 0 end) as logins_30d,
-        sum(case when days_before >= 30 then logins else 0 end) as logins_prev_30d,
-        sum(case when days_before < 30 then login_errors else 0 end) as login_errors_30d,
-        sum(case when days_before < 7 then is_active_day else 0 end) as active_days_7d,
-        sum(case when days_before < 30 then is_active_day else 0 end) as active_days_30d,
-        sum(case when days_before >= 30 then is_active_day else 0 end) as active_days_prev_30d
-    from activity_windows
-    where days_before between 0 and 59
-    group by customer_id, snapshot_month
-),
-
--- a 30-day window ending on a month end reaches back into at most the previous month
-active_user_windows as (
-    select distinct
-        user_activity.customer_id,
-        user_activity.user_id,
-        {{ add_months(month_start('user_activity.activity_date'), 'offsets.month_offset') }} as snapshot_month
-    from user_activity
-    inner join offsets on offsets.month_offset < 2
-    where user_activity.is_active
-        and {{ days_between('user_activity.activity_date', month_end(add_months(month_start('user_activity.activity_date'), 'offsets.month_offset'))) }} < 30
+    {{ snapshot_window_sums('customer_activity_daily', 'activity_date', {
+        'logins': ['7d', '30d', 'prev_30d'],
+        'login_errors': ['30d'],
+        'active_days': ['7d', '30d', 'prev_30d'],
+    }) }}
 ),
 
 active_users as (
-    select customer_id, snapshot_month, count(*) as active_users_30d
-    from active_user_windows
+    select customer_id, snapshot_month, count(distinct user_id) as active_users_30d
+    from (
+        {{ snapshot_windows('active_user_days', 'activity_date', ['user_id'], 30) }}
+    ) as windows
     group by customer_id, snapshot_month
 ),
 
@@ -184,20 +128,46 @@ first_channels as (
     where user_rank = 1
 ),
 
-failed_payments as (
+-- payment attempts known at each snapshot, per invoice that ever had a failed one (few invoices do)
+invoice_attempts as (
     select
         snapshots.customer_id,
         snapshots.snapshot_month,
-        count(*) as failed_payments_90d
+        invoices.invoice_id,
+        {{ days_between('invoices.payment_due_date', 'snapshots.snapshot_date') }} as days_past_due,
+        sum(case when payments.payment_status = 'failed' then 1 else 0 end) as failed_attempts,
+        sum(
+            case
+                when payments.payment_status = 'failed'
+                    and payments.created_at >= snapshots.snapshot_before - interval '90 days' then 1
+                else 0
+            end
+        ) as failed_attempts_90d,
+        max(case when payments.payment_status = 'succeeded' then 1 else 0 end) as is_paid
     from snapshots
     inner join {{ ref('stg_lago__customers') }} as customers
         on snapshots.customer_id = customers.customer_external_id
     inner join {{ ref('stg_lago__invoices') }} as invoices on customers.customer_id = invoices.customer_id
     inner join {{ ref('stg_lago__payments') }} as payments on invoices.invoice_id = payments.invoice_id
-    where payments.payment_status = 'failed'
-        and payments.created_at < snapshots.snapshot_before
-        and payments.created_at >= snapshots.snapshot_before - interval '90 days'
-    group by snapshots.customer_id, snapshots.snapshot_month
+    where payments.created_at < snapshots.snapshot_before
+        and invoices.invoice_id in (
+            select invoice_id from {{ ref('stg_lago__payments') }} where payment_status = 'failed'
+        )
+    group by snapshots.customer_id, snapshots.snapshot_month, invoices.invoice_id, invoices.payment_due_date,
+        snapshots.snapshot_date
+),
+
+-- dunning: invoices with a failed attempt and no successful payment yet at the snapshot
+payment_features as (
+    select
+        customer_id,
+        snapshot_month,
+        sum(failed_attempts_90d) as failed_payments_90d,
+        sum(case when failed_attempts > 0 and is_paid = 0 then 1 else 0 end) as open_failed_invoices,
+        max(case when failed_attempts > 0 and is_paid = 0 then failed_attempts end) as open_invoice_failed_attempts,
+        max(case when failed_attempts > 0 and is_paid = 0 then days_past_due end) as open_invoice_days_past_due
+    from invoice_attempts
+    group by customer_id, snapshot_month
 ),
 
 coupons as (
@@ -239,6 +209,7 @@ select
     cast(coalesce(activity_features.logins_7d, 0) as bigint) as logins_7d,
     cast(coalesce(activity_features.logins_30d, 0) as bigint) as logins_30d,
     cast(coalesce(activity_features.logins_prev_30d, 0) as bigint) as logins_prev_30d,
+    {{ decimal_ratio('coalesce(activity_features.logins_30d, 0)', 'seats.seats') }} as logins_per_seat_30d,
     {{ decimal_ratio('coalesce(activity_features.logins_30d, 0)', 'activity_features.logins_prev_30d') }}
         as logins_trend,
     cast(coalesce(activity_features.login_errors_30d, 0) as bigint) as login_errors_30d,
@@ -251,6 +222,9 @@ select
     cast(coalesce(usage_features.requests_prev_30d, 0) as bigint) as requests_prev_30d,
     {{ decimal_ratio('coalesce(usage_features.requests_30d, 0)', 'usage_features.requests_prev_30d') }}
         as requests_trend,
+    cast(coalesce(usage_features.requests_prev_90d, 0) as bigint) as requests_prev_90d,
+    {{ decline_vs_usual('coalesce(usage_features.requests_30d, 0)', 30, 'coalesce(usage_features.requests_prev_90d, 0)', 90) }}
+        as usage_decline_90d,
     cast(coalesce(usage_features.tokens_30d, 0) as bigint) as tokens_30d,
     cast(coalesce(usage_features.tokens_prev_30d, 0) as bigint) as tokens_prev_30d,
     {{ decimal_ratio('coalesce(usage_features.tokens_30d, 0)', 'usage_features.tokens_prev_30d') }} as tokens_trend,
@@ -261,7 +235,10 @@ select
     {{ decimal_ratio('usage_features.failed_requests_30d', 'usage_features.requests_30d') }} as error_rate_30d,
     quota.plan_quota_tokens,
     quota.quota_use_pct,
-    coalesce(failed_payments.failed_payments_90d, 0) as failed_payments_90d,
+    cast(coalesce(payment_features.failed_payments_90d, 0) as bigint) as failed_payments_90d,
+    cast(coalesce(payment_features.open_failed_invoices, 0) as bigint) as open_failed_invoices,
+    cast(payment_features.open_invoice_failed_attempts as integer) as open_invoice_failed_attempts,
+    cast(payment_features.open_invoice_days_past_due as integer) as open_invoice_days_past_due,
     coupons.customer_id is not null as has_active_coupon,
     coalesce(first_channels.signup_channel, 'unknown') as signup_channel,
     countries.country,
@@ -280,28 +257,10 @@ left join mrr as mrr_3m
 left join mrr as next_month
     on snapshots.customer_id = next_month.customer_id
     and next_month.month = {{ add_months('snapshots.snapshot_month', 1) }}
-left join usage_features
-    on snapshots.customer_id = usage_features.customer_id
-    and snapshots.snapshot_month = usage_features.snapshot_month
-left join activity_features
-    on snapshots.customer_id = activity_features.customer_id
-    and snapshots.snapshot_month = activity_features.snapshot_month
-left join active_users
-    on snapshots.customer_id = active_users.customer_id
-    and snapshots.snapshot_month = active_users.snapshot_month
-left join seats
-    on snapshots.customer_id = seats.customer_id
-    and snapshots.snapshot_month = seats.snapshot_month
-left join first_channels
-    on snapshots.customer_id = first_channels.customer_id
-    and snapshots.snapshot_month = first_channels.snapshot_month
-left join failed_payments
-    on snapshots.customer_id = failed_payments.customer_id
-    and snapshots.snapshot_month = failed_payments.snapshot_month
-left join coupons
-    on snapshots.customer_id = coupons.customer_id
-    and snapshots.snapshot_month = coupons.snapshot_month
-left join quota
-    on snapshots.customer_id = quota.customer_id
-    and snapshots.snapshot_month = quota.snapshot_month
+{%- for features in ['usage_features', 'activity_features', 'active_users', 'seats', 'first_channels',
+                      'payment_features', 'coupons', 'quota'] %}
+left join {{ features }}
+    on snapshots.customer_id = {{ features }}.customer_id
+    and snapshots.snapshot_month = {{ features }}.snapshot_month
+{%- endfor %}
 left join countries on snapshots.customer_id = countries.customer_external_id
