@@ -212,12 +212,13 @@ def main() -> int:
         warehouse.execute("ANALYZE")
     env = settings.dbt_env()
     prepare_parse(settings)
-    excluded = ["--exclude", f"tag:{DAILY_PARTITIONED_TAG}+", *(f"{m}+" for m in MART_MODELS)]
+    # one argument per selection (space-separated selectors): the dbt CLI takes no further positional values
+    excluded = ["--exclude", " ".join([f"tag:{DAILY_PARTITIONED_TAG}+", *(f"{m}+" for m in MART_MODELS)])]
     invoke(settings, "seed", run_args(settings, command="seed"), env)
     invoke(settings, "upstream", run_args(settings, *excluded), env)  # staging + revenue (small synthetic billing)
 
     full = invoke(settings, "full_refresh", run_args(settings, "--full-refresh", *PARTITIONED), env)
-    marts = invoke(settings, "marts", run_args(settings, "--select", *MART_MODELS), env)
+    marts = invoke(settings, "marts", run_args(settings, "--select", " ".join(MART_MODELS)), env)
     settings = replace(settings, as_of_date=last_day)
     for batch in spend_log_batches(scale, first_day=last_day, days=1):
         append_spend_logs(warehouse, batch)
