@@ -9,18 +9,22 @@ import it inside the function that needs it. tests/integration/test_code_locatio
 from __future__ import annotations
 
 import importlib
+import sys
 import types
 from typing import Any
 
 
-class _DeferredModule(types.ModuleType):
+class DeferredModule(types.ModuleType):
     """Stands for module `__name__` and imports it on first attribute access.
 
-    Nothing is registered in sys.modules, so other code importing the module is unaffected, and the import
-    itself goes through the import system (its per-module lock makes concurrent first uses safe).
+    `lazy_module` registers nothing in sys.modules, so other code importing the module is unaffected, and the
+    import itself goes through the import system (its per-module lock makes concurrent first uses safe). Placed in
+    sys.modules as a placeholder (orchestration/checks/gx_import.py), it removes itself there before importing.
     """
 
     def __getattr__(self, attr: str) -> Any:
+        if sys.modules.get(self.__name__) is self:
+            del sys.modules[self.__name__]
         return getattr(importlib.import_module(self.__name__), attr)
 
 
@@ -31,4 +35,4 @@ def lazy_module(name: str) -> types.ModuleType:
     quoted (`-> "pd.DataFrame"`) in modules that cannot use it (Dagster reads asset functions' `context`
     annotation as an object).
     """
-    return _DeferredModule(name)
+    return DeferredModule(name)

@@ -9,27 +9,18 @@ that does need them (in the same process) still works unchanged.
 
 from __future__ import annotations
 
-import importlib
 import sys
 import types
-from typing import Any
+
+from orchestration.lazy import DeferredModule
 
 DEFERRED_MODULES = ("scipy.stats", "altair")
-
-
-class _DeferredModule(types.ModuleType):
-    """Stands in for a module in sys.modules; the first attribute read imports the real one and answers from it."""
-
-    def __getattr__(self, attribute: str) -> Any:
-        if sys.modules.get(self.__name__) is self:
-            del sys.modules[self.__name__]
-        return getattr(importlib.import_module(self.__name__), attribute)
 
 
 def import_great_expectations() -> types.ModuleType:
     if "great_expectations" not in sys.modules:
         for name in DEFERRED_MODULES:
-            sys.modules.setdefault(name, _DeferredModule(name))
+            sys.modules.setdefault(name, DeferredModule(name))
     import great_expectations
 
     return great_expectations

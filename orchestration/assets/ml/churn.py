@@ -23,11 +23,11 @@ from orchestration.assets.ml.common import (
     POOL,
     WEEKLY_TRAINING_TAGS,
     append_run_log,
-    as_arrow,
     markdown_table,
     mart_key,
     ml_key,
     numeric_metadata,
+    placeholders,
     stamped,
     utc_now,
 )
@@ -62,14 +62,9 @@ def model_root(settings: Settings) -> Path:
     return settings.models_dir / churn.MODEL_NAME
 
 
-def _placeholders(values: Sequence[object]) -> str:
-    """`$1, $2, ...`: one query parameter per value (an IN list on both engines)."""
-    return ", ".join(f"${i}" for i in range(1, len(values) + 1))
-
-
 def load_features(warehouse: WarehouseResource, snapshots: Sequence[dt.date] | None = None) -> "pd.DataFrame":
     """marts.customer_features_monthly, all snapshots or the given ones, ordered by snapshot and customer."""
-    where = f" WHERE snapshot_month IN ({_placeholders(snapshots)})" if snapshots else ""
+    where = f" WHERE snapshot_month IN ({placeholders(snapshots)})" if snapshots else ""
     frame = warehouse.query_df(f"SELECT * FROM marts.customer_features_monthly{where} ORDER BY 2, 1", snapshots)
     if frame.empty:
         raise ValueError("marts.customer_features_monthly is empty: build the marts before the churn model")
@@ -182,19 +177,7 @@ def score(model: "churn.ChurnModel", warehouse: WarehouseResource, run_id: str) 
 
 
 def save_snapshots(warehouse: WarehouseResource, predictions: "pd.DataFrame") -> None:
-    """Replace the rows of the snapshots in `predictions` and keep every other snapshot's, in one transaction."""
-    rows = as_arrow(predictions)
-    snapshots = sorted(set(predictions[SNAPSHOT]))
-    table = f"{ML_SCHEMA}.{PREDICTIONS_TABLE}"
-    with warehouse.connect() as session:
-        if session.table_exists(ML_SCHEMA, PREDICTIONS_TABLE):
-            existing = session.query_arrow(f"SELECT * FROM {table} WHERE 1 = 0").schema
-            if set(existing.names) == set(rows.schema.names):
-                session.execute(f"DELETE FROM {table} WHERE snapshot_month IN ({_placeholders(snapshots)})", snapshots)
-                # in the table's column order and types (an all-null column arrives as text)
-                session.bulk_load(ML_SCHEMA, PREDICTIONS_TABLE, rows.select(existing.names).cast(existing))
-                return
-    # No table yet, or one with other columns (written by an older version): one atomic swap of the whole table.
+    """Replace the rows of the snapshots in `predictions` and keep every other snapshot's."""
     append_run_log(warehouse, PREDICTIONS_TABLE, predictions, key=SNAPSHOT)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import dagster as dg
 
@@ -56,19 +56,35 @@ def write(warehouse: WarehouseResource, name: str, frame: pd.DataFrame) -> int:
     return warehouse.write_table(ML_SCHEMA, name, as_arrow(frame))
 
 
-def append_run_log(warehouse: WarehouseResource, name: str, rows: pd.DataFrame, key: str) -> pd.DataFrame:
-    """Replace ml.`name` with its previous rows plus `rows` (rows with the same `key` value are superseded)."""
+def placeholders(values: Sequence[object]) -> str:
+    """`$1, $2, ...`: one query parameter per value (an IN list on both engines)."""
+    return ", ".join(f"${i}" for i in range(1, len(values) + 1))
+
+
+def append_run_log(warehouse: WarehouseResource, name: str, rows: pd.DataFrame, key: str) -> None:
+    """Keep ml.`name`'s previous rows plus `rows`; rows with the same `key` value as one of `rows` are superseded.
+
+    While the table has the same columns: in place, in one transaction (delete those keys, insert `rows` in the
+    table's column order and types). No table yet, or one with other columns (written by an older version): the
+    whole table is rewritten in one atomic swap.
+    """
+    new_rows = as_arrow(rows)
+    keys = sorted(set(rows[key]))
+    relation = f'{ML_SCHEMA}."{name}"'
+    with warehouse.connect() as session:
+        if session.table_exists(ML_SCHEMA, name):
+            existing = session.query_arrow(f"SELECT * FROM {relation} WHERE 1 = 0").schema
+            if set(existing.names) == set(new_rows.schema.names):
+                session.execute(f'DELETE FROM {relation} WHERE "{key}" IN ({placeholders(keys)})', keys)
+                # an all-null column arrives as text: cast to the table's types
+                session.bulk_load(ML_SCHEMA, name, new_rows.select(existing.names).cast(existing))
+                return
     if warehouse.table_exists(ML_SCHEMA, name):
-        previous = warehouse.query_df(f'SELECT * FROM {ML_SCHEMA}."{name}"')
+        previous = warehouse.query_df(f"SELECT * FROM {relation}")
         previous = previous[~previous[key].isin(rows[key])]
-        combined = (
-            pd.concat([previous.astype(object), rows.astype(object)], ignore_index=True) if len(previous) else rows
-        )
-        combined = combined.infer_objects()
-    else:
-        combined = rows
-    write(warehouse, name, combined)
-    return combined
+        if len(previous):
+            rows = pd.concat([previous.astype(object), rows.astype(object)], ignore_index=True).infer_objects()
+    write(warehouse, name, rows)
 
 
 def numeric_metadata(values: Mapping[str, object], prefix: str = "") -> dict[str, dg.MetadataValue]:
