@@ -29,7 +29,14 @@ from orchestration.extract.contract import (
     validation_sql,
 )
 from orchestration.extract.state import Cursor, cursor_key, lower_bound, read_cursor, write_cursor
-from orchestration.extract.tables import RAW_SCHEMA, REJECTS_TABLE, ensure_raw_table, raw_columns
+from orchestration.extract.tables import (
+    LOADED_AT,
+    RAW_SCHEMA,
+    REJECTS_TABLE,
+    ensure_raw_table,
+    loaded_at_index,
+    raw_columns,
+)
 from orchestration.resources.warehouse import WarehouseResource, WarehouseSession, qualified, quote
 from orchestration.sources.connectors.base import SourceConnector
 from orchestration.sources.schemas import SourceTable
@@ -324,13 +331,18 @@ class _Staged:
         if merge.target_is_empty():
             select = ", ".join(f"{expr} AS {quote(col)}" for col, expr in merge.insert_columns().items())
             rows = self.stage.conn.sql(f"SELECT {select} FROM ({relations.pop(GOOD)}) AS s")
-            # Building the key index once after COPY beats maintaining it row by row (PostgreSQL docs,
+            # Building the indexes once after COPY beats maintaining them row by row (PostgreSQL docs,
             # "Populating a Database"); the table is empty and locked by this transaction meanwhile.
             constraint = quote(f"{self.table.raw_name}_pkey"[:63])
             keys = ", ".join(quote(k) for k in self.table.primary_key)
+            index = loaded_at_index(self.table)
             session.execute(f"ALTER TABLE {merge.target} DROP CONSTRAINT {constraint}")
+            if index:
+                session.execute(f"DROP INDEX {quote(RAW_SCHEMA)}.{index}")
             merge.direct_written = session.bulk_load(RAW_SCHEMA, self.table.raw_name, rows.to_arrow_reader(batch_rows))
             session.execute(f"ALTER TABLE {merge.target} ADD CONSTRAINT {constraint} PRIMARY KEY ({keys})")
+            if index:
+                session.execute(f"CREATE INDEX {index} ON {merge.target} ({quote(LOADED_AT)})")
             session.execute(f"CREATE TEMP TABLE {GOOD} AS SELECT * FROM {merge.target} WHERE false")
         for name, sql in relations.items():
             session.bulk_load(None, name, self.stage.conn.sql(sql).to_arrow_reader(batch_rows), create_temp=True)

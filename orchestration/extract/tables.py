@@ -36,6 +36,11 @@ def raw_columns(table: SourceTable) -> tuple[Column, ...]:
     return table.columns + RAW_META_COLUMNS + deleted
 
 
+def loaded_at_index(table: SourceTable) -> str | None:
+    """Name of the PostgreSQL index on `_loaded_at` (append-only tables only; see `ensure_raw_table`)."""
+    return quote(f"{table.raw_name}__loaded_at") if table.mode == "append" else None
+
+
 def ensure_raw_table(session: WarehouseSession, table: SourceTable) -> None:
     """Create `raw.<raw_name>` and the bookkeeping tables if missing.
 
@@ -54,10 +59,8 @@ def ensure_raw_table(session: WarehouseSession, table: SourceTable) -> None:
         columns.append(f"PRIMARY KEY ({', '.join(quote(k) for k in table.primary_key)})")
     session.execute(f"CREATE TABLE IF NOT EXISTS {qualified(RAW_SCHEMA, table.raw_name)} ({', '.join(columns)})")
     if engine == "postgres" and table.mode == "append":
-        index = quote(f"{table.raw_name}__loaded_at")
-        session.execute(
-            f"CREATE INDEX IF NOT EXISTS {index} ON {qualified(RAW_SCHEMA, table.raw_name)} ({quote(LOADED_AT)})"
-        )
+        target = qualified(RAW_SCHEMA, table.raw_name)
+        session.execute(f"CREATE INDEX IF NOT EXISTS {loaded_at_index(table)} ON {target} ({quote(LOADED_AT)})")
     text = sql_type(pa.string(), engine)
     ts = sql_type(pa.timestamp("us"), engine)
     session.execute(
