@@ -148,3 +148,15 @@ def test_dbt_enum_vars_match_source_contract() -> None:
 def test_dbt_project_var_defaults_cover_settings_vars() -> None:
     project = yaml.safe_load((PROJECT_ROOT / "dbt_project" / "dbt_project.yml").read_text())
     assert set(Settings().dbt_vars()) <= set(project["vars"])
+
+
+def test_dbt_resource_knows_the_version_the_executable_reports_without_asking_it() -> None:
+    """The resource skips dagster-dbt's `dbt --version` probe: its answer must equal the probe's."""
+    import subprocess
+
+    from orchestration.assets.dbt import dbt_resource
+
+    resource = dbt_resource(Settings())
+    reported = subprocess.run([resource.dbt_executable, "--version"], capture_output=True, text=True, check=True)
+    assert f"installed: {resource._cli_version}" in reported.stdout
+    assert resource._initialize_dbt_core_adapter(["build"]) is None
