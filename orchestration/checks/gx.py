@@ -87,7 +87,12 @@ class GuardedTable:
         selected += [f"{expression} AS {quote(name)}" for name, expression in self.derived_columns.items()]
         sql = f"SELECT {', '.join(selected)} FROM {table}"
         if self.scope == "latest_load":
-            sql += f" WHERE {quote(LOADED_AT)} >= (SELECT max({quote(LOADED_AT)}) FROM {table})"
+            # A materialized CTE fences the scope off from the queries GX wraps around it: given the uniqueness
+            # check's window + LIMIT, PostgreSQL otherwise walks the primary key over the whole history and
+            # filters on `_loaded_at` (13.6 s instead of 68 ms for 7k of 3.8M rows).
+            latest = f"{sql} WHERE {quote(LOADED_AT)} >= (SELECT max({quote(LOADED_AT)}) FROM {table})"
+            # (GX wants its query to start with SELECT, hence the outer one)
+            sql = f"SELECT * FROM (WITH latest AS MATERIALIZED ({latest}) SELECT * FROM latest) AS latest_load"
         return sql
 
     @property
