@@ -220,6 +220,11 @@ def _load(
             result.notes.append("empty snapshot from the source: deletions not applied")
         else:
             result.rows_restored, result.rows_deleted = merge.apply_snapshot_deletes()
+    if session.engine == "postgres" and (written or result.rows_deleted or result.rows_restored):
+        # Statistics now, not when autovacuum gets to it (after 10 % of the table changed): a day's rows on a large
+        # table are a new `_loaded_at` value the planner would estimate at ~1 row, and the quality checks of the
+        # latest load then run nested loops over it (24 s instead of 1 s for 12k of 3.5M spend logs).
+        session.execute(f"ANALYZE {merge.target}")
     merge.record_rejects(run_id)
     write_cursor(session, table, result.cursor_after, result.rows_received, now, run_id)
     merge.drop_published()

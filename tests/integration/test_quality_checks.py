@@ -167,6 +167,31 @@ def test_not_in_the_future_is_relative_to_the_check_run_time(make_settings, gx) 
     assert early.failures[0].sample_keys == [{"id": "m1"}]
 
 
+def test_latest_load_scope_validates_the_newest_load_only(make_settings, gx) -> None:
+    """A bad row from an earlier load no longer fails the check; one in the newest load does, and is named."""
+    from tests.integration.test_extract import spend_log
+
+    settings = make_settings("gx_latest_load")
+    warehouse = WarehouseResource.from_settings(settings)
+    table = load_guarded_table(EXPECTATIONS_DIR / "raw.litellm_spendlogs.json")
+    start, earlier, latest = dt.datetime(2026, 10, 1, 8), dt.datetime(2026, 10, 2, 1), dt.datetime(2026, 10, 3, 1)
+
+    def load(loaded_at: dt.datetime, *rows: dict) -> pd.DataFrame:
+        frame = pd.DataFrame([{**row, "_loaded_at": loaded_at, "_source": "test", "_record_hash": "0"} for row in rows])
+        return frame.astype({"completionStartTime": "datetime64[us]"})
+
+    history = load(earlier, spend_log(1, start), spend_log(2, start, spend=-1.0))  # the bad row, loaded earlier
+    warehouse.write_table("raw", "litellm_spendlogs", pd.concat([history, load(latest, spend_log(3, start))]))
+    outcome = validate_table(table, warehouse, now=latest, context=gx)
+    assert outcome.passed, outcome.metadata()
+
+    bad_latest = load(latest, spend_log(3, start), spend_log(4, start, spend=-2.0))
+    warehouse.write_table("raw", "litellm_spendlogs", pd.concat([history, bad_latest]))
+    outcome = validate_table(table, warehouse, now=latest, context=gx)
+    [negative] = [f for f in outcome.failures if f.expectation == "expect_column_values_to_be_between"]
+    assert negative.columns == ("spend",) and negative.sample_keys == [{"request_id": "req-000004"}]
+
+
 # --- blocking, in a real Dagster run -------------------------------------------------------------------------------
 
 
