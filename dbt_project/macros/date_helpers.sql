@@ -14,7 +14,17 @@
 
 {#- First day of the month of a date/timestamp, as a date. -#}
 {% macro month_start(expression) -%}
+    {{ return(adapter.dispatch('month_start')(expression)) }}
+{%- endmacro %}
+
+{% macro default__month_start(expression) -%}
     cast(date_trunc('month', {{ expression }}) as date)
+{%- endmacro %}
+
+{#- PostgreSQL would take a date as `timestamp with time zone` (date_trunc's preferred overload) and truncate in the
+    session's time zone: the same month, at several times the cost per row. -#}
+{% macro postgres__month_start(expression) -%}
+    cast(date_trunc('month', cast({{ expression }} as timestamp)) as date)
 {%- endmacro %}
 
 {#- Last day of the month of a date/timestamp, as a date. -#}
