@@ -32,7 +32,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from orchestration.lazy import lazy_module
-from orchestration.resources.warehouse import WarehouseResource, WarehouseSession, qualified, quote
+from orchestration.resources.warehouse import (
+    WarehouseResource,
+    WarehouseSession,
+    qualified,
+    quote,
+    timestamp_literal,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -95,7 +101,7 @@ class GuardedTable:
             # it: given the uniqueness check's window + LIMIT, PostgreSQL would otherwise walk the primary key over
             # the whole history, filtering on `_loaded_at` (13.6 s instead of 68 ms for 7k of 3.8M rows).
             # GX wants its query to start with SELECT, hence the outer one.
-            since = "FALSE" if latest_load_at is None else f"{quote(LOADED_AT)} >= {_timestamp_literal(latest_load_at)}"
+            since = "FALSE" if latest_load_at is None else f"{quote(LOADED_AT)} >= {timestamp_literal(latest_load_at)}"
             sql = (
                 f"SELECT * FROM (WITH latest AS MATERIALIZED ({sql} WHERE {since}) SELECT * FROM latest) AS latest_load"
             )
@@ -116,10 +122,6 @@ class GuardedTable:
     @property
     def expectation_count(self) -> int:
         return len(self.suite["expectations"])
-
-
-def _timestamp_literal(value: dt.datetime) -> str:
-    return f"CAST('{value.isoformat(sep=' ')}' AS TIMESTAMP)"
 
 
 def load_guarded_table(path: Path) -> GuardedTable:

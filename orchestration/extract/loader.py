@@ -30,14 +30,20 @@ from orchestration.extract.contract import (
 )
 from orchestration.extract.state import Cursor, cursor_key, lower_bound, read_cursor, write_cursor
 from orchestration.extract.tables import (
-    LOADED_AT,
     RAW_SCHEMA,
     REJECTS_TABLE,
+    ensure_loaded_at_index,
     ensure_raw_table,
     loaded_at_index,
     raw_columns,
 )
-from orchestration.resources.warehouse import WarehouseResource, WarehouseSession, qualified, quote
+from orchestration.resources.warehouse import (
+    WarehouseResource,
+    WarehouseSession,
+    qualified,
+    quote,
+    timestamp_literal,
+)
 from orchestration.sources.connectors.base import SourceConnector
 from orchestration.sources.schemas import SourceTable
 
@@ -346,8 +352,7 @@ class _Staged:
                 session.execute(f"DROP INDEX {quote(RAW_SCHEMA)}.{index}")
             merge.direct_written = session.bulk_load(RAW_SCHEMA, self.table.raw_name, rows.to_arrow_reader(batch_rows))
             session.execute(f"ALTER TABLE {merge.target} ADD CONSTRAINT {constraint} PRIMARY KEY ({keys})")
-            if index:
-                session.execute(f"CREATE INDEX {index} ON {merge.target} ({quote(LOADED_AT)})")
+            ensure_loaded_at_index(session, self.table)
             session.execute(f"CREATE TEMP TABLE {GOOD} AS SELECT * FROM {merge.target} WHERE false")
         for name, sql in relations.items():
             session.bulk_load(None, name, self.stage.conn.sql(sql).to_arrow_reader(batch_rows), create_temp=True)
@@ -361,7 +366,7 @@ class _Merge:
         self.session = session
         self.table = table
         self.target = qualified(RAW_SCHEMA, table.raw_name)
-        self.now = f"CAST('{now.isoformat(sep=' ')}' AS TIMESTAMP)"
+        self.now = timestamp_literal(now)
         self.source_label = "'" + source_label.replace("'", "''") + "'"
         self.direct_written: int | None = None  # rows bulk-loaded straight into an empty raw table
 

@@ -41,6 +41,14 @@ def loaded_at_index(table: SourceTable) -> str | None:
     return quote(f"{table.raw_name}__loaded_at") if table.mode == "append" else None
 
 
+def ensure_loaded_at_index(session: WarehouseSession, table: SourceTable) -> None:
+    """PostgreSQL, append-only tables: the `_loaded_at` index, if missing (see `ensure_raw_table` for why)."""
+    index = loaded_at_index(table)
+    if session.engine == "postgres" and index:
+        target = qualified(RAW_SCHEMA, table.raw_name)
+        session.execute(f"CREATE INDEX IF NOT EXISTS {index} ON {target} ({quote(LOADED_AT)})")
+
+
 def ensure_raw_table(session: WarehouseSession, table: SourceTable) -> None:
     """Create `raw.<raw_name>` and the bookkeeping tables if missing.
 
@@ -58,9 +66,7 @@ def ensure_raw_table(session: WarehouseSession, table: SourceTable) -> None:
     if engine == "postgres":
         columns.append(f"PRIMARY KEY ({', '.join(quote(k) for k in table.primary_key)})")
     session.execute(f"CREATE TABLE IF NOT EXISTS {qualified(RAW_SCHEMA, table.raw_name)} ({', '.join(columns)})")
-    if engine == "postgres" and table.mode == "append":
-        target = qualified(RAW_SCHEMA, table.raw_name)
-        session.execute(f"CREATE INDEX IF NOT EXISTS {loaded_at_index(table)} ON {target} ({quote(LOADED_AT)})")
+    ensure_loaded_at_index(session, table)
     text = sql_type(pa.string(), engine)
     ts = sql_type(pa.timestamp("us"), engine)
     session.execute(

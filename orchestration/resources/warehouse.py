@@ -10,6 +10,7 @@ the native Arrow bulk path (DuckDB: insert from Arrow; PostgreSQL: ADBC ingest =
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -40,6 +41,11 @@ if TYPE_CHECKING:
 def quote(identifier: str) -> str:
     """Quote an identifier so both engines keep its case (`"startTime"`) and reserved words (`"user"`) work."""
     return '"' + identifier.replace('"', '""') + '"'
+
+
+def timestamp_literal(value: dt.datetime) -> str:
+    """A naive datetime as a SQL TIMESTAMP literal, the same text on DuckDB and PostgreSQL."""
+    return f"CAST('{value.isoformat(sep=' ')}' AS TIMESTAMP)"
 
 
 def qualified(schema: str | None, name: str) -> str:
