@@ -7,11 +7,12 @@
         [--repeat 1] [--compare-without] [--bytecode-cache DIR]
 
 `measure` runs the daily refresh job for day D (extract -> raw GX checks -> dbt build -> marts GX checks -> scoring
--> non-blocking GX checks) on a fresh copy of the prepared state, through the project's executor (multiprocess:
-every step is a subprocess that loads the code location, as a scheduled run does). The checks' cost is read from the
-run's own event log: the wall time is split between the steps in the order they finish (each gets the time since
-the previous step finished: starting its Python subprocess, loading the code location, for a check step importing
-GX and validating, and the executor's gap before it). overhead = check steps' share / (run wall - that share). On
+-> non-blocking GX checks) on a fresh copy of the prepared state, through the project's executor, as a scheduled
+run executes (DuckDB: every step in the run's process; PostgreSQL: every step a subprocess that loads the code
+location). The checks' cost is read from the run's own event log: the wall time is split between the steps in the
+order they finish (each gets the time since the previous step finished: on PostgreSQL starting its Python
+subprocess and loading the code location, for a check step importing GX and validating, and the executor's gap
+before it). overhead = check steps' share / (run wall - that share). On
 DuckDB the executor runs one step at a time, so this is exactly the wall time the checks add; on PostgreSQL two
 steps may overlap, so it approximates what the checks add to the critical path. Measured within one run, it does
 not drift with the machine's load between runs (this machine is shared: two runs of the same job differ by up to
@@ -88,14 +89,14 @@ def bench_definitions() -> dg.Definitions:
 
 
 def bench_job() -> dg.JobDefinition:
-    """Rebuilt by every step subprocess of the multiprocess executor (see dg.reconstructable)."""
+    """Rebuilt by the run's process and, on PostgreSQL, by every step subprocess (see dg.reconstructable)."""
     return bench_definitions().resolve_job_def(os.environ[JOB_ENV])
 
 
 @dataclass
 class StepTimes:
     inside: float  # STEP_START -> end: the step's own work (for a check step: importing GX and validating)
-    whole: float  # subprocess launched -> end: plus starting Python and loading the code location
+    whole: float  # subprocess launched -> end: plus starting Python and loading the code location (= inside in-process)
     share: float  # previous step's end -> end: its part of the run's wall time (plus the executor's gap before it)
 
 
@@ -189,7 +190,7 @@ def _discard(work: Path, meta: dict, prepared_meta: dict) -> None:
 
 
 def daily_run(prepared: Path, prepared_meta: dict, job_name: str, label: str) -> tuple[float, dict[str, StepTimes]]:
-    """One daily run for D, through the multiprocess executor, on a fresh copy of the prepared state."""
+    """One daily run for D, through the project's executor, on a fresh copy of the prepared state."""
     work, meta = _copy(prepared, prepared_meta, label)
     saved = dict(os.environ)
     try:

@@ -11,13 +11,14 @@ from typing import Any
 
 import dagster as dg
 
-from orchestration.assets.dbt import build_dbt_assets, dbt_resource
+from orchestration.assets.dbt import build_dbt_assets
 from orchestration.assets.ml import build_ml_assets
 from orchestration.assets.raw import build_raw_assets
 from orchestration.assets.reports import build_report_assets, build_report_jobs
 from orchestration.checks import apply_freshness_policies, asset_keys_of, build_freshness_policies, build_quality_checks
 from orchestration.dbt_args import DAILY_PARTITIONED_TAG, manifest_path, nodes_with_tag
 from orchestration.jobs import build_all_assets_job, build_daily_refresh_job, build_train_models_job, warehouse_executor
+from orchestration.resources.dbt import dbt_resource
 from orchestration.resources.warehouse import WarehouseResource
 from orchestration.schedules import build_daily_refresh_schedule, build_report_schedules, build_train_models_schedule
 from orchestration.sensors import build_run_failure_sensor

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from dagster_dbt import DbtCliResource
 
-from orchestration.assets.dbt import dbt_environment, dbt_resource
 from orchestration.dbt_args import manifest_path, parse_args
+from orchestration.resources.dbt import dbt_environment, dbt_resource
 from orchestration.settings import Settings, get_settings
 
 

@@ -4,30 +4,25 @@
 - `dbt_daily_partitioned_models`: models tagged `daily_partitioned`, daily partitions, backfilled in a
   single run; the partition window reaches dbt as run settings partition_start/partition_end.
 
-Both run `dbt build` (dbt tests become asset checks), with the target fixed on the DbtCliResource, the
-project-wide vars on the command line (the same on every run) and the profile's connection variables and the
-per-run settings (as-of date, partition window) in the environment (see `dbt_environment`). Equal --vars on
-every run let dbt reuse the prepared parse (partial parsing) instead of re-parsing the project each day.
+Both run `dbt build` (dbt tests become asset checks), with the target fixed on the dbt resource (dbt runs in the
+step's process, orchestration/resources/dbt.py), the project-wide vars on the command line (the same on every run)
+and the profile's connection variables and the per-run settings (as-of date, partition window) in the environment
+(see `dbt_environment`). Equal --vars on every run let dbt reuse the prepared parse (partial parsing) instead of
+re-parsing the project each day.
 """
 
 # No `from __future__ import annotations` here: Dagster reads the asset functions' `context` annotation at
 # definition time and rejects it as a string.
-import importlib.metadata
-import os
-import sys
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterator, Mapping
 from datetime import datetime
-from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
-from packaging import version
 
 from orchestration.assets import raw
 from orchestration.dbt_args import DAILY_PARTITIONED_TAG, build_args, nodes_with_tag, partition_env
+from orchestration.resources.dbt import dbt_environment
 from orchestration.settings import Settings
 from orchestration.sources import schemas
 
@@ -62,26 +57,6 @@ class WarehouseDbtTranslator(DagsterDbtTranslator):
         if dbt_resource_props["resource_type"] == "source":
             return raw.RAW_GROUP
         return _layer(dbt_resource_props)
-
-
-@contextmanager
-def dbt_environment(env: Mapping[str, str]) -> Iterator[None]:
-    """Set the variables profiles.yml reads for the duration of a dbt invocation, then restore them.
-
-    DbtCliResource forwards os.environ to the dbt subprocess and has no env parameter; setting them only
-    around the call keeps Settings (not the process environment) the source of truth, so one process can
-    hold code locations for different warehouses (tests).
-    """
-    saved = {name: os.environ.get(name) for name in env}
-    os.environ.update(env)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def _plain_dbt_assets(settings: Settings, manifest: Mapping[str, Any]) -> dg.AssetsDefinition:
@@ -135,37 +110,3 @@ def build_dbt_assets(settings: Settings, manifest: Mapping[str, Any]) -> list[dg
     if nodes_with_tag(manifest, DAILY_PARTITIONED_TAG):
         assets.append(_daily_partitioned_dbt_assets(settings, manifest))
     return assets
-
-
-def dbt_executable() -> str:
-    """The dbt installed beside the running Python (same virtualenv), so PATH does not matter."""
-    beside = Path(sys.executable).with_name("dbt")
-    return os.fspath(beside) if beside.exists() else "dbt"
-
-
-class WarehouseDbtCliResource(DbtCliResource):
-    """DbtCliResource without two start-up costs these assets get nothing from (~5 s of every dbt step).
-
-    Before each invocation dagster-dbt (0.29) asks the executable for its version with `dbt --version`, a
-    subprocess that imports dbt (~3 s, once per resource instance, i.e. per step process), and sets up a dbt
-    adapter in-process (~2 s, every call) that serves only `fetch_row_counts()` / `fetch_column_metadata()`,
-    which these assets do not call. The dbt invoked is the one installed beside this Python, so its version is
-    the installed dbt-core's.
-    """
-
-    @cached_property
-    def _cli_version(self) -> version.Version:
-        if self.dbt_executable == os.fspath(Path(sys.executable).with_name("dbt")):
-            return version.parse(importlib.metadata.version("dbt-core"))
-        return DbtCliResource._cli_version.func(self)  # another dbt: ask it
-
-    def _initialize_dbt_core_adapter(self, args: Sequence[str]) -> None:  # type: ignore[override]
-        return None  # no in-process adapter: row-count/column metadata fetchers are not used
-
-
-def dbt_resource(settings: Settings) -> WarehouseDbtCliResource:
-    """The dbt CLI resource with the target passed explicitly (profiles.yml lives in the dbt project)."""
-    project_dir = os.fspath(settings.dbt_project_dir)
-    return WarehouseDbtCliResource(
-        project_dir=project_dir, profiles_dir=project_dir, target=settings.dbt_target, dbt_executable=dbt_executable()
-    )

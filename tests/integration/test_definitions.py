@@ -13,9 +13,10 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from orchestration.assets.dbt import WAREHOUSE_POOL, build_dbt_assets, dbt_environment, source_asset_key
+from orchestration.assets.dbt import WAREHOUSE_POOL, build_dbt_assets, source_asset_key
 from orchestration.definitions import ManifestMissingError, build_definitions
 from orchestration.jobs import ALL_ASSETS_JOB_NAME, DAILY_REFRESH_JOB_NAME, full_history_run_tags
+from orchestration.resources.dbt import dbt_environment
 from orchestration.schedules import DAILY_REFRESH_SCHEDULE
 from orchestration.settings import Settings
 from orchestration.sources import schemas
@@ -101,9 +102,9 @@ def test_jobs_schedule_and_resources(loaded) -> None:
     dbt = defs.resources["dbt"]
     assert dbt.target == settings.dbt_target == settings.warehouse
     assert defs.resources["warehouse"].engine == settings.warehouse
-    executor_config = all_job.executor_def.config_schema  # the serial executor is configured on DuckDB only
-    assert (all_job.executor_def.name == "warehouse_serial_executor") == (settings.warehouse == "duckdb")
-    assert executor_config is not None
+    # DuckDB (one writer): every step in the run's process; PostgreSQL: a process per step
+    expected_executor = "in_process" if settings.warehouse == "duckdb" else "multiprocess"
+    assert all_job.executor_def.name == expected_executor
 
 
 def test_dbt_assets_share_the_warehouse_pool(loaded) -> None:

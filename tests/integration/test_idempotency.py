@@ -13,9 +13,10 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from orchestration.assets.dbt import build_dbt_assets, dbt_resource
+from orchestration.assets.dbt import build_dbt_assets
 from orchestration.assets.raw import build_raw_assets
 from orchestration.definitions import load_manifest
+from orchestration.resources.dbt import dbt_resource
 from orchestration.resources.warehouse import WarehouseResource
 from tests.reliability.hashing import content_hashes, differences
 from tests.reliability.pipeline import DAY_2

@@ -11,8 +11,9 @@ import dagster as dg
 import pyarrow as pa
 import pytest
 
-from orchestration.assets.dbt import build_dbt_assets, dbt_resource
+from orchestration.assets.dbt import build_dbt_assets
 from orchestration.extract.loader import load_batches
+from orchestration.resources.dbt import dbt_resource
 from orchestration.resources.warehouse import WarehouseResource
 from orchestration.settings import Settings
 from orchestration.sources import schemas

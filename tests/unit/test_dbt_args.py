@@ -151,12 +151,46 @@ def test_dbt_project_var_defaults_cover_settings_vars() -> None:
 
 
 def test_dbt_resource_knows_the_version_the_executable_reports_without_asking_it() -> None:
-    """The resource skips dagster-dbt's `dbt --version` probe: its answer must equal the probe's."""
+    """dagster-dbt picks its event parser by this version (dbt Core < 2 <= Fusion): it must be the dbt that runs."""
     import subprocess
 
-    from orchestration.assets.dbt import dbt_resource
+    from orchestration.resources.dbt import dbt_resource
 
     resource = dbt_resource(Settings())
     reported = subprocess.run([resource.dbt_executable, "--version"], capture_output=True, text=True, check=True)
     assert f"installed: {resource._cli_version}" in reported.stdout
-    assert resource._initialize_dbt_core_adapter(["build"]) is None
+
+
+def test_in_process_flags_carry_what_dagster_dbt_gives_a_subprocess_as_variables(tmp_path) -> None:
+    from orchestration.resources.dbt import invocation_flags
+
+    flags = invocation_flags(
+        project_dir=tmp_path / "dbt_project",
+        profiles_dir=str(tmp_path / "profiles"),
+        profile=None,
+        target="duckdb",
+        target_path=tmp_path / "target" / "run-1",
+        indirect_selection="empty",
+    )
+
+    def value(flag: str) -> str:
+        return flags[flags.index(flag) + 1]
+
+    assert value("--project-dir") == str(tmp_path / "dbt_project")
+    assert value("--profiles-dir") == str(tmp_path / "profiles")
+    assert value("--target") == "duckdb"
+    assert value("--target-path") == value("--log-path") == str(tmp_path / "target" / "run-1")
+    assert value("--log-format") == "json"  # the lines DbtCliInvocation parses
+    assert value("--indirect-selection") == "empty"
+    assert "--no-write-json" in flags and "--no-send-anonymous-usage-stats" in flags
+    assert "--profile" not in flags
+    without = invocation_flags(
+        project_dir=tmp_path,
+        profiles_dir=None,
+        profile="other",
+        target=None,
+        target_path=tmp_path,
+        indirect_selection=None,
+    )
+    assert "--indirect-selection" not in without and "--target" not in without and "--profiles-dir" not in without
+    assert without[without.index("--profile") + 1] == "other"
