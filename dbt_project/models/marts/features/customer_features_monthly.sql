@@ -2,8 +2,8 @@
     each computed only from data stamped at or before the snapshot (the last day of M), and the label
     churned_next_month = the customer has a churn movement in M+1 (NULL while M+1 is not closed).
     Windows "last N days" are the N days ending on the snapshot day; "prev 30 days" / "prev 90 days" are the 30 / 90
-    days before the last 30. Daily rows are matched to the month-end snapshots within 120 days after them by an
-    equi-join on the snapshot month (macro snapshot_windows), so no range join over customers x months is needed. -#}
+    days before the last 30. Window sums are differences of running sums read at the windows' edges (macro
+    snapshot_window_sums), so no range join over customers x months and no copy of a daily row per window. -#}
 
 with months as (
     select month_start, snapshot_before, snapshot_date, is_closed_month from {{ ref('int_revenue__months') }}
@@ -88,11 +88,28 @@ activity_features as (
     }) }}
 ),
 
+-- distinct users active in the 30 days ending on the snapshot day, counted once each by their last active day up to
+-- the snapshot: a user-day counts for the month ends from that day until the day before the user's next active
+-- day, at most 29 days later (at most two month ends, this month's and the next)
 active_users as (
-    select customer_id, snapshot_month, count(distinct user_id) as active_users_30d
+    select customer_id, snapshot_month, count(*) as active_users_30d
     from (
-        {{ snapshot_windows('active_user_days', 'activity_date', ['user_id'], 30) }}
-    ) as windows
+        select
+            user_days.customer_id,
+            user_days.activity_date,
+            user_days.next_active_date,
+            {{ add_months(month_start('user_days.activity_date'), 'offsets.month_offset') }} as snapshot_month
+        from (
+            select
+                customer_id,
+                activity_date,
+                lead(activity_date) over (partition by customer_id, user_id order by activity_date) as next_active_date
+            from active_user_days
+        ) as user_days
+        cross join (select 0 as month_offset union all select 1) as offsets
+    ) as candidates
+    where {{ days_between('activity_date', month_end('snapshot_month')) }} <= 29
+        and (next_active_date is null or next_active_date > {{ month_end('snapshot_month') }})
     group by customer_id, snapshot_month
 ),
 
