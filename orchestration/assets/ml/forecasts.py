@@ -30,8 +30,8 @@ HORIZON = 12
 LEVELS = (80, 95)
 N_ORIGINS = 12
 BAR_HORIZON = 3  # the quality bar: 3-month-ahead accuracy and interval coverage, in a 3-month rolling backtest
-# Conformal intervals from the signed standardized backtest errors per step ahead (models_ml.forecast): on short,
-# fast-growing series the model-based widths under-cover and miss on one side (see bench/README.md, ML section).
+# Intervals rescaled by the RMS of the standardized backtest errors of the last N_ORIGINS origins per step ahead
+# (models_ml.forecast): on short, fast-growing series the model-based widths under-cover (a lagging trend).
 CALIBRATE_INTERVALS = True
 # series name -> kpi_monthly column (closed months only)
 SERIES = {"mrr": "mrr", "paying_customers": "paying_customers", "usage_cost": "usage_cost"}
