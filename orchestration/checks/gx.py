@@ -39,6 +39,7 @@ from orchestration.resources.warehouse import (
     quote,
     timestamp_literal,
 )
+from orchestration.sources import schemas
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -237,9 +238,15 @@ class SuiteOutcome:
 
 
 def expectation_parameters(now: dt.datetime) -> dict[str, Any]:
-    """Values the suites reference with {"$PARAMETER": ...}: the check's run time, as a timestamp and in epoch ms."""
+    """Values the suites reference with {"$PARAMETER": ...}: the check's run time, as a timestamp and in epoch ms,
+    and the extraction contract's ISO 4217 codes (babel's list, which changes with its releases: a copy in the
+    suites would drift from the contract the loader enforces)."""
     now_utc = now.astimezone(dt.UTC) if now.tzinfo else now.replace(tzinfo=dt.UTC)
-    return {"now": now_utc.replace(tzinfo=None), "now_epoch_ms": int(now_utc.timestamp() * 1000)}
+    return {
+        "now": now_utc.replace(tzinfo=None),
+        "now_epoch_ms": int(now_utc.timestamp() * 1000),
+        "currency_codes": list(schemas.CURRENCY_CODES),
+    }
 
 
 def gx_context():

@@ -65,7 +65,9 @@ def test_one_suite_per_guarded_table_consistent_with_the_source_contract() -> No
             for e in _expectations(table, "expect_column_values_to_be_in_set")
         }
         for column in source.columns:
-            if column.enum:  # enum codes: exactly the contract's known set
+            if column.enum is schemas.CURRENCY_CODES:  # the contract's list, supplied when the check runs
+                assert in_set[column.name] == {"$PARAMETER": "currency_codes"}, (source.key, column.name)
+            elif column.enum:  # enum codes: exactly the contract's known set
                 assert in_set[column.name] == list(column.enum), (source.key, column.name)
         not_null = {e["kwargs"]["column"] for e in _expectations(table, "expect_column_values_to_not_be_null")}
         assert set(source.primary_key) <= not_null
@@ -143,6 +145,35 @@ def test_failures_name_columns_severity_and_offending_keys(make_settings, gx) ->
 
     missing = validate_table(tables["marts.kpi_monthly"], warehouse, context=gx)  # table absent
     assert not missing.passed and missing.critical and "kpi_monthly" in missing.error
+
+
+def test_currencies_are_checked_against_the_contract_list_supplied_at_run_time(make_settings, gx) -> None:
+    settings = make_settings("gx_currencies")
+    warehouse = WarehouseResource.from_settings(settings)
+    unknown = "ZZZ"
+    assert unknown not in schemas.CURRENCY_CODES
+    mrr = pd.DataFrame(
+        {
+            "customer_id": ["c1", "c2", "c3"],
+            "month": pd.to_datetime(["2026-09-01"] * 3).date,
+            "mrr": [10.0, 20.0, 30.0],
+            "mrr_billing_currency": [10.0, 20.0, 30.0],
+            "previous_mrr": [0.0, 20.0, 30.0],
+            "fx_rate": [1.0, 1.0, 1.0],
+            "currency": ["USD", unknown, schemas.CURRENCY_CODES[-1]],
+            "movement_type": ["new", "expansion", "expansion"],
+            "fx_adjustment": [0.0, 0.0, 0.0],
+            "movement_amount": [10.0, 0.0, 0.0],
+        }
+    )
+    warehouse.write_table("marts", "fct_mrr", mrr)
+    suite = {t.suite_name: t for t in load_guarded_tables()}["marts.fct_mrr"]
+    outcome = validate_table(suite, warehouse, context=gx)
+    failed = {(f.expectation, f.columns): f for f in outcome.failures}
+    currency = failed[("expect_column_values_to_be_in_set", ("currency",))]
+    assert currency.unexpected_count == 1
+    assert [k["customer_id"] for k in currency.sample_keys] == ["c2"]
+    assert set(failed) == {("expect_column_values_to_be_in_set", ("currency",))}
 
 
 def test_not_in_the_future_is_relative_to_the_check_run_time(make_settings, gx) -> None:
