@@ -120,7 +120,7 @@ class DbtProcess:
     like a step of the multiprocess executor, whose first dbt invocation starts from the prepared parse."""
 
     def __init__(self) -> None:
-        self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        self._pool = _code_location_process()
 
     def invoke(
         self, settings: Settings, name: str, args: list[str], env: dict[str, str], cold: bool = False
@@ -128,21 +128,22 @@ class DbtProcess:
         target = settings.data_dir / "dbt_target" / name
         if not cold:
             return self._pool.submit(_invoke, settings, args, env, target).result()
-        with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-            pool.submit(_import_code_location).result()
+        with _code_location_process() as pool:
             return pool.submit(_invoke, settings, args, env, target).result()
-
-    def start(self) -> None:
-        self._pool.submit(_import_code_location).result()
 
     def close(self) -> None:
         self._pool.shutdown()
 
 
+def _code_location_process() -> ProcessPoolExecutor:
+    """A fresh process that has imported what a Dagster process has before it runs an asset (not timed)."""
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    pool.submit(_import_code_location).result()
+    return pool
+
+
 def _import_code_location() -> None:
-    """What a Dagster process has imported before it runs an asset (not timed)."""
-    import orchestration.assets.dbt
-    import orchestration.resources.dbt  # noqa: F401
+    import orchestration.assets.dbt  # noqa: F401
 
 
 def prepare_parse(dbt: DbtProcess, settings: Settings) -> None:
@@ -215,7 +216,6 @@ def main() -> int:
         warehouse.execute("ANALYZE")
     env = settings.dbt_env()
     dbt = DbtProcess()
-    dbt.start()
     prepare_parse(dbt, settings)
     # one argument per selection (space-separated selectors): the dbt CLI takes no further positional values
     excluded = ["--exclude", " ".join([f"tag:{DAILY_PARTITIONED_TAG}+", *(f"{m}+" for m in MART_MODELS)])]

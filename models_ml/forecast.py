@@ -244,8 +244,9 @@ def _backtest_errors(
     return pd.DataFrame(rows, columns=columns)
 
 
-def _normal_quantile(level: float) -> float:
-    return float(stats.norm.ppf(0.5 + level / 200.0))
+def _normal_quantiles(levels: Sequence[float]) -> list[float]:
+    """Per level, the model-based (normal) multiplier of sigma_h."""
+    return [float(stats.norm.ppf(0.5 + level / 200.0)) for level in levels]
 
 
 def _interval_quantiles(scores: np.ndarray, steps: np.ndarray, step: int, levels: Sequence[float]) -> list[float]:
@@ -260,7 +261,7 @@ def _interval_quantiles(scores: np.ndarray, steps: np.ndarray, step: int, levels
     elif len(pooled) >= MIN_CALIBRATION_ERRORS:
         calibration = pooled
     else:
-        return [_normal_quantile(level) for level in levels]
+        return _normal_quantiles(levels)
     n = len(calibration)
     scale = float(np.sqrt(np.mean(calibration**2)))
     return [float(stats.t.ppf(0.5 + level / 200.0, n)) * scale for level in levels]
@@ -276,7 +277,7 @@ def _score(errors: pd.DataFrame, levels: Sequence[float], calibrate: bool, windo
     """Per model (and step), on the scored origins: MASE, sMAPE, interval coverage and Winkler score; the intervals
     of origin o are calibrated on the errors of origins o - window .. o - 1 that were known at o."""
     scored = []
-    normal = [_normal_quantile(level) for level in levels]
+    normal = _normal_quantiles(levels)
     for _, model_errors in errors.groupby("model", sort=False):
         model_errors = model_errors.sort_values(["origin", "step"])
         standardized = _standardized(model_errors)
@@ -438,9 +439,7 @@ def forecast_with_backtest(
     frame.index.name = "month"
     quantiles = np.array(
         [
-            _interval_quantiles(standardized, steps, step, levels)
-            if calibrate_intervals
-            else [_normal_quantile(level) for level in levels]
+            _interval_quantiles(standardized, steps, step, levels) if calibrate_intervals else _normal_quantiles(levels)
             for step in range(1, horizon + 1)
         ]
     ).reshape(-1, len(levels))

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource
 from dagster_dbt.asset_utils import extract_runtime_selection_from_args, get_updated_cli_invocation_params_for_context
-from dagster_dbt.core.dbt_cli_invocation import PARTIAL_PARSE_FILE_NAME, DbtCliInvocation
+from dagster_dbt.core.dbt_cli_invocation import PARTIAL_PARSE_FILE_NAME, DbtCliInvocation, _get_dbt_target_path
 from dagster_dbt.dagster_dbt_translator import validate_opt_translator
 from dagster_dbt.dbt_manifest import DbtManifestParam, validate_manifest
 from packaging import version
@@ -163,7 +163,7 @@ class _ProcessDbt:
 
     def _seed_partial_parse(self, project_dir: Path, target_path: Path) -> None:
         destination = target_path / PARTIAL_PARSE_FILE_NAME
-        prepared = project_dir / Path(os.getenv("DBT_TARGET_PATH", "target")) / PARTIAL_PARSE_FILE_NAME
+        prepared = project_dir / _get_dbt_target_path() / PARTIAL_PARSE_FILE_NAME  # where dagster-dbt looks too
         latest = self._latest_parse.get(project_dir)
         seed = latest if latest is not None and latest.exists() else prepared
         if seed.exists() and not destination.exists():
@@ -178,7 +178,8 @@ def _close_duckdb_database() -> None:
     """Close the DuckDB database dbt-duckdb keeps open after an invocation (its `keep_open`, default true, for
     in-process reuse): open, it holds the file's write lock for the rest of this process, which other processes
     (a BI tool, the next run) and this process's own connections with other settings cannot share. A dbt
-    subprocess released it when it exited."""
+    subprocess released it when it exited. (The profile's `keep_open: false` instead reopens the file for every
+    node: 23 opens per daily partition's `dbt build`, which took 2.7-3.3 s instead of 2.0-2.3 s.)"""
     connections = sys.modules.get("dbt.adapters.duckdb.connections")
     if connections is None:
         return  # dbt-duckdb not loaded: a PostgreSQL target

@@ -22,11 +22,16 @@ from orchestration.settings import Settings
 pytestmark = pytest.mark.slow
 
 
+def _start(settings: Settings, args: list[str], target: Path, raise_on_error: bool = True):
+    """Start a dbt invocation with the project-wide vars, as the assets do (call inside dbt_environment)."""
+    return dbt_resource(settings).cli(
+        [*args, *build_args(settings.dbt_vars())[1:]], target_path=target, raise_on_error=raise_on_error
+    )
+
+
 def _run(settings: Settings, args: list[str], target: Path, raise_on_error: bool = True):
     with dbt_environment(settings.dbt_env()):
-        invocation = dbt_resource(settings).cli(
-            [*args, *build_args(settings.dbt_vars())[1:]], target_path=target, raise_on_error=raise_on_error
-        )
+        invocation = _start(settings, args, target, raise_on_error)
         events = list(invocation.stream_raw_events())
     return invocation, [event.raw_event for event in events]
 
@@ -91,10 +96,8 @@ def test_an_interrupt_cancels_the_running_query_and_ends_the_invocation(make_set
         "postgres": "select pg_sleep(600) as s",
     }[settings.warehouse]
     with dbt_environment(settings.dbt_env()):
-        invocation = dbt_resource(settings).cli(
-            ["show", "--inline", endless, *build_args(settings.dbt_vars())[1:]],
-            target_path=settings.data_dir / "dbt_target" / "interrupted",
-            raise_on_error=False,
+        invocation = _start(
+            settings, ["show", "--inline", endless], settings.data_dir / "dbt_target" / "interrupted", False
         )
         log = invocation.target_path / "dbt.log"
         deadline = time.monotonic() + 120
